@@ -1,0 +1,3 @@
+module github.com/hepvault/hepvault
+
+go 1.26

@@ -1,0 +1,125 @@
+package hepvault
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Transport is the IP protocol a SIP message travelled on (HEP3 chunk 0x0002).
+type Transport uint8
+
+// IP protocol numbers seen in HEP.
+const (
+	TransportTCP  Transport = 6
+	TransportUDP  Transport = 17
+	TransportSCTP Transport = 132
+)
+
+// String names the transport as people write it ("udp"), or "ip<N>" for others.
+func (t Transport) String() string {
+	switch t {
+	case TransportTCP:
+		return "tcp"
+	case TransportUDP:
+		return "udp"
+	case TransportSCTP:
+		return "sctp"
+	}
+	return "ip" + itoa(int(t))
+}
+
+// ParseTransport is the inverse of Transport.String.
+func ParseTransport(s string) (Transport, bool) {
+	switch s {
+	case "tcp":
+		return TransportTCP, true
+	case "udp":
+		return TransportUDP, true
+	case "sctp":
+		return TransportSCTP, true
+	}
+	if len(s) > 2 && s[:2] == "ip" {
+		n := 0
+		for _, c := range s[2:] {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+			if n > 255 {
+				return 0, false
+			}
+		}
+		return Transport(n), true
+	}
+	return 0, false
+}
+
+// Packet is one captured SIP message as hepvault stores and returns it: the
+// HEP envelope (who captured it, when, between which addresses) and the SIP
+// classification and header fields parsed from Raw.
+type Packet struct {
+	// ID orders packets that share a capture time by arrival; assigned by
+	// the collector, unique and increasing within one hepvault process.
+	ID int64
+
+	CapturedAt time.Time // HEP timestamp (chunks 0x0009/0x000a), microseconds
+	ReceivedAt time.Time // when hepvault read it from the socket
+
+	CaptureID     uint32 // capture agent id (chunk 0x000c)
+	HEPVersion    uint8  // 1, 2 or 3
+	ProtoType     uint8  // HEP payload type (chunk 0x000b); 1 is SIP
+	CorrelationID string // chunk 0x0011, when the agent sent one
+
+	SrcIP     netip.Addr
+	SrcPort   uint16
+	DstIP     netip.Addr
+	DstPort   uint16
+	Transport Transport
+
+	Kind          Kind
+	InvalidReason string // why Kind is KindInvalid
+
+	Method     string // requests
+	RequestURI string
+	StatusCode int    // responses, 100–699
+	Reason     string // responses: the reason phrase
+
+	CallID      string
+	CSeq        uint32
+	CSeqMethod  string
+	FromURI     string
+	FromTag     string
+	ToURI       string
+	ToTag       string
+	ViaBranch   string
+	UserAgent   string // User-Agent, or Server for responses that carry it
+	Contact     string
+	ContentType string
+
+	Raw []byte // the payload, byte for byte
+}
+
+// StatusClass is the class of a response status code (RFC 3261 §7.2).
+func (p *Packet) StatusClass() StatusClass { return ClassOf(p.StatusCode) }
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
