@@ -1,0 +1,38 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/hepvault/hepvault"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// interpretError turns a pgx error into one of the root error kinds, so that
+// callers above store never look at pgx types.
+func interpretError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08 (connection), 53 (resources), 57 (operator intervention:
+		// shutdown, admin kill) mean the database is not there for us now.
+		switch pgErr.Code[:2] {
+		case "08", "53", "57":
+			return fmt.Errorf("store: %s: %w: %v", op, hepvault.ErrUnavailable, err)
+		}
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	var netErr net.Error
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &netErr) || errors.As(err, &connErr) || pgconn.SafeToRetry(err) {
+		return fmt.Errorf("store: %s: %w: %v", op, hepvault.ErrUnavailable, err)
+	}
+	return fmt.Errorf("store: %s: %w", op, err)
+}

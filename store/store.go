@@ -1,0 +1,74 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Config says how to reach the database and how far ahead to make partitions.
+type Config struct {
+	DSN      string
+	MaxConns int32
+	// PartitionsAhead is how many days after today get a partition made in advance.
+	PartitionsAhead int
+	// PartitionsBehind is how many days before today get a partition when
+	// packets arrive for them; older timestamps go to the default partition.
+	PartitionsBehind int
+	Logger           *slog.Logger
+}
+
+// DefaultConfig returns the settings hepvault runs with unless told otherwise.
+func DefaultConfig() Config {
+	return Config{MaxConns: 8, PartitionsAhead: 3, PartitionsBehind: 31, Logger: slog.Default()}
+}
+
+// DB is an open connection pool to hepvault's database.
+type DB struct {
+	pool  *pgxpool.Pool
+	cfg   Config
+	log   *slog.Logger
+	parts *partitioner
+}
+
+// Open connects to the database and checks that it answers. It does not
+// migrate: call Migrate.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	pcfg, err := pgxpool.ParseConfig(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("store: bad database address: %w", err)
+	}
+	if cfg.MaxConns > 0 {
+		pcfg.MaxConns = cfg.MaxConns
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, interpretError("open", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, interpretError("connect to "+pcfg.ConnConfig.Host, err)
+	}
+	db := &DB{pool: pool, cfg: cfg, log: cfg.Logger}
+	db.parts = newPartitioner(db)
+	return db, nil
+}
+
+// Close releases the pool.
+func (db *DB) Close() { db.pool.Close() }
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return interpretError("ping", err)
+	}
+	return nil
+}

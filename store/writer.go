@@ -1,0 +1,169 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/hepvault/hepvault"
+	"github.com/jackc/pgx/v5"
+)
+
+// WriterConfig says when the writer flushes.
+type WriterConfig struct {
+	BatchSize     int           // flush when this many packets wait
+	FlushInterval time.Duration // and at least this often
+	// RetryInterval is the first wait after the database failed a batch; it
+	// doubles up to MaxRetryInterval while the database stays away.
+	RetryInterval    time.Duration
+	MaxRetryInterval time.Duration
+}
+
+// DefaultWriterConfig: batches large enough for COPY to pay off, flushed soon
+// enough that a query sees a packet within a fraction of a second.
+func DefaultWriterConfig() WriterConfig {
+	return WriterConfig{BatchSize: 2000, FlushInterval: 200 * time.Millisecond,
+		RetryInterval: 250 * time.Millisecond, MaxRetryInterval: 5 * time.Second}
+}
+
+// WriterStats counts what the writer did; read with Stats.
+type WriterStats struct {
+	Stored     uint64 // packets the database has committed
+	Batches    uint64
+	Retries    uint64 // batch attempts that failed and were tried again
+	Rejected   uint64 // packets the database refused one by one (logged)
+	LastFlushS float64
+}
+
+// Writer takes packets from a channel and writes them to the database in
+// batches with COPY.
+type Writer struct {
+	db  *DB
+	cfg WriterConfig
+	log *slog.Logger
+
+	stored, batches, retries, rejected atomic.Uint64
+	lastFlushNanos                     atomic.Int64
+}
+
+// NewWriter returns a writer into db.
+func NewWriter(db *DB, cfg WriterConfig) *Writer {
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = DefaultWriterConfig().BatchSize
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = DefaultWriterConfig().FlushInterval
+	}
+	if cfg.RetryInterval <= 0 {
+		cfg.RetryInterval = DefaultWriterConfig().RetryInterval
+	}
+	if cfg.MaxRetryInterval < cfg.RetryInterval {
+		cfg.MaxRetryInterval = cfg.RetryInterval
+	}
+	return &Writer{db: db, cfg: cfg, log: db.log}
+}
+
+// Stats returns the writer's counters.
+func (w *Writer) Stats() WriterStats {
+	return WriterStats{
+		Stored: w.stored.Load(), Batches: w.batches.Load(), Retries: w.retries.Load(),
+		Rejected: w.rejected.Load(), LastFlushS: time.Duration(w.lastFlushNanos.Load()).Seconds(),
+	}
+}
+
+// Run writes what arrives on in until in is closed, then flushes the rest and
+// returns nil. While the database is away it keeps retrying the batch in hand
+// (the channel then fills up, and its producer counts what it cannot queue);
+// it gives up only when ctx is done, returning how many packets it could not
+// write in the error.
+func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
+	batch := make([]hepvault.Packet, 0, w.cfg.BatchSize)
+	tick := time.NewTicker(w.cfg.FlushInterval)
+	defer tick.Stop()
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := w.writeWithRetry(ctx, batch)
+		clear(batch) // drop references to the raw payloads
+		batch = batch[:0]
+		return err
+	}
+	for {
+		select {
+		case p, ok := <-in:
+			if !ok {
+				return flush()
+			}
+			batch = append(batch, p)
+			if len(batch) >= w.cfg.BatchSize {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		case <-tick.C:
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (w *Writer) writeWithRetry(ctx context.Context, batch []hepvault.Packet) error {
+	wait := w.cfg.RetryInterval
+	for {
+		err := w.WriteBatch(ctx, batch)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, hepvault.ErrUnavailable) {
+			// Not the database being away: some row is refused. Write row by
+			// row so that one bad row costs only itself.
+			w.log.Error("batch refused; writing it row by row", "packets", len(batch), "err", err)
+			return w.writeOneByOne(ctx, batch)
+		}
+		w.retries.Add(1)
+		w.log.Warn("database unavailable; retrying batch", "packets", len(batch), "retry_in_s", wait.Seconds(), "err", err)
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, w.cfg.MaxRetryInterval)
+	}
+}
+
+func (w *Writer) writeOneByOne(ctx context.Context, batch []hepvault.Packet) error {
+	for i := range batch {
+		if err := w.WriteBatch(ctx, batch[i:i+1]); err != nil {
+			if errors.Is(err, hepvault.ErrUnavailable) {
+				return w.writeWithRetry(ctx, batch[i:])
+			}
+			w.rejected.Add(1)
+			w.log.Error("packet refused by the database", "id", batch[i].ID, "call_id", batch[i].CallID, "err", err)
+		}
+	}
+	return nil
+}
+
+// WriteBatch writes packets in one COPY, making any partitions their days need.
+func (w *Writer) WriteBatch(ctx context.Context, pkts []hepvault.Packet) error {
+	start := time.Now()
+	days := map[time.Time]struct{}{}
+	for i := range pkts {
+		days[pkts[i].CapturedAt.UTC().Truncate(day)] = struct{}{}
+	}
+	if err := w.db.parts.ensureFor(ctx, start, days); err != nil {
+		return err
+	}
+	n, err := w.db.pool.CopyFrom(ctx, pgx.Identifier{"packets"}, packetColumns, &packetRows{pkts: pkts, i: -1})
+	if err != nil {
+		return interpretError("copy packets", err)
+	}
+	w.stored.Add(uint64(n))
+	w.batches.Add(1)
+	w.lastFlushNanos.Store(int64(time.Since(start)))
+	return nil
+}
