@@ -185,6 +185,12 @@ func TestDecode_Failure(t *testing.T) {
 			}
 		})
 	}
+	failureCases(t, f)
+}
+
+// failureCases calls f with every malformed input and the sentinel Decode
+// must return for it; FuzzDecode uses them as seeds.
+func failureCases(t testing.TB, f func(name string, buf []byte, want error)) {
 	good := kamailioPacket()
 
 	f("empty", nil, ErrShortPacket)
