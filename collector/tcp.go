@@ -1,0 +1,98 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/hepvault/hepvault/collector/hep"
+)
+
+func (c *Collector) listenTCP(ctx context.Context) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", c.cfg.TCPAddr)
+	if err != nil {
+		return fmt.Errorf("collector: listen on HEP TCP %s: %w", c.cfg.TCPAddr, err)
+	}
+	c.tcp = ln
+	c.log.Info("listening for HEP", "transport", "tcp", "addr", ln.Addr().String())
+	c.wg.Add(1)
+	go c.acceptTCP(ln)
+	return nil
+}
+
+func (c *Collector) acceptTCP(ln net.Listener) {
+	defer c.wg.Done()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if isClosed(err) {
+				return
+			}
+			c.metrics.ReadErrors.Add(1)
+			c.badLog.Warn("tcp_accept", "TCP accept failed", "err", err)
+			time.Sleep(50 * time.Millisecond) // out of file descriptors: do not spin
+			continue
+		}
+		c.mu.Lock()
+		c.conns[conn] = struct{}{}
+		c.mu.Unlock()
+		c.metrics.TCPConnections.Add(1)
+		c.metrics.TCPOpen.Add(1)
+		c.wg.Add(1)
+		go c.serveTCP(conn)
+	}
+}
+
+// idleReader sets a read deadline before every read, so an agent that goes
+// silent is let go after the idle timeout.
+type idleReader struct {
+	conn    net.Conn
+	timeout time.Duration
+}
+
+func (r idleReader) Read(p []byte) (int, error) {
+	_ = r.conn.SetReadDeadline(time.Now().Add(r.timeout))
+	return r.conn.Read(p)
+}
+
+// serveTCP frames one agent's stream into HEP packets until it ends.
+func (c *Collector) serveTCP(conn net.Conn) {
+	defer c.wg.Done()
+	defer func() {
+		conn.Close()
+		c.mu.Lock()
+		delete(c.conns, conn)
+		c.mu.Unlock()
+		c.metrics.TCPOpen.Add(-1)
+	}()
+	w := &worker{c: c}
+	fr := hep.NewFramer(idleReader{conn, c.cfg.TCPIdleTimeout}, c.cfg.MaxFrame)
+	remote := conn.RemoteAddr().String()
+	for {
+		frame, err := fr.Next()
+		if err != nil {
+			var ne net.Error
+			switch {
+			case errors.Is(err, io.EOF), isClosed(err):
+			case errors.Is(err, hep.ErrBadFrame):
+				c.metrics.TCPBadFrames.Add(1)
+				c.badLog.Warn("tcp_bad_frame", "closing HEP TCP connection: stream is not HEPv3", "remote", remote, "err", err)
+			case errors.Is(err, hep.ErrPartialFrame):
+				c.metrics.TCPPartial.Add(1)
+				c.badLog.Warn("tcp_partial", "HEP TCP connection ended mid-packet", "remote", remote, "buffered", fr.Buffered())
+			case errors.As(err, &ne) && ne.Timeout():
+				c.log.Info("closing idle HEP TCP connection", "remote", remote, "idle_s", c.cfg.TCPIdleTimeout.Seconds())
+			default:
+				c.metrics.ReadErrors.Add(1)
+				c.badLog.Warn("tcp_read", "HEP TCP read failed", "remote", remote, "err", err)
+			}
+			return
+		}
+		c.metrics.TCPFrames.Add(1)
+		w.handle(frame, time.Now())
+	}
+}
