@@ -1,0 +1,87 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/hepvault/hepvault"
+	"github.com/labstack/echo/v4"
+)
+
+// Store is what the API needs from storage.
+type Store interface {
+	Packets(ctx context.Context, f hepvault.Filter) ([]hepvault.Packet, bool, error)
+	Call(ctx context.Context, callID string) ([]hepvault.Packet, error)
+	Ping(ctx context.Context) error
+}
+
+// Metrics writes hepvault's counters in the Prometheus text format.
+type Metrics interface {
+	WritePrometheus(w io.Writer)
+}
+
+// Server routes the API.
+type Server struct {
+	store   Store
+	metrics Metrics
+	log     *slog.Logger
+	echo    *echo.Echo
+}
+
+// New returns the API over store; metrics may be nil.
+func New(store Store, metrics Metrics, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{store: store, metrics: metrics, log: log, echo: echo.New()}
+	e := s.echo
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.GET("/healthz", s.handleHealth)
+	e.GET("/metrics", s.handleMetrics)
+	e.GET("/api/v1/packets", s.handlePackets)
+	e.GET("/api/v1/calls/:call_id", s.handleCall)
+	return s
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// errorStatus maps the root error kinds to HTTP status codes, in one place.
+var errorStatus = []struct {
+	err    error
+	status int
+}{
+	{hepvault.ErrInvalid, http.StatusBadRequest},
+	{hepvault.ErrNotFound, http.StatusNotFound},
+	{hepvault.ErrUnavailable, http.StatusServiceUnavailable},
+	{context.DeadlineExceeded, http.StatusGatewayTimeout},
+}
+
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, msg := http.StatusInternalServerError, "internal error"
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		status, msg = he.Code, http.StatusText(he.Code)
+		if m, ok := he.Message.(string); ok {
+			msg = m
+		}
+	} else {
+		for _, e := range errorStatus {
+			if errors.Is(err, e.err) {
+				status, msg = e.status, err.Error()
+				break
+			}
+		}
+	}
+	if status >= 500 {
+		s.log.Error("api request failed", "path", c.Path(), "status", status, "err", err)
+	}
+	_ = c.JSON(status, map[string]string{"error": msg})
+}

@@ -1,0 +1,30 @@
+// Command hepvault records SIP traffic mirrored over HEP into PostgreSQL and
+// answers "what were the first N SIP packets of this time window?".
+//
+//	hepvault serve    receive HEP, store it, serve the HTTP API
+//	hepvault query    ask a running hepvault for packets
+//	hepvault migrate  apply the database schema
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hepvault:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}

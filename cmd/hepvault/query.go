@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hepvault/hepvault"
+)
+
+func runQuery(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
+	fs := newFlagSet("query", stderr)
+	server := fs.String("server", envDefault(getenv, "HEPVAULT_SERVER", "http://127.0.0.1:9080"), "URL of a running hepvault (env HEPVAULT_SERVER)")
+	from := fs.String("from", "", "first capture time, inclusive (RFC 3339, unix seconds, or date output)")
+	to := fs.String("to", "", "end of the window, exclusive")
+	limit := fs.Int("limit", 0, "how many packets (default 100, at most 10000)")
+	asJSON := fs.Bool("json", false, "print the API's JSON instead of text")
+	filters := map[string]*string{}
+	for _, f := range []struct{ flag, param, help string }{
+		{"kind", "kind", "request, response or invalid"},
+		{"method", "method", "request method (INVITE, REGISTER, ...)"},
+		{"status", "status", "response status code (404, ...)"},
+		{"call-id", "call_id", "Call-ID"},
+		{"src-ip", "src_ip", "source IP address"},
+		{"dst-ip", "dst_ip", "destination IP address"},
+		{"capture-id", "capture_id", "HEP capture agent id"},
+		{"cursor", "cursor", "continue after the page that gave this cursor"},
+	} {
+		filters[f.param] = fs.String(f.flag, "", f.help)
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	q := url.Values{}
+	// Times are read here too, so a typo fails before any request is sent.
+	for name, v := range map[string]string{"from": *from, "to": *to} {
+		if v == "" {
+			continue
+		}
+		t, err := hepvault.ParseTime(v)
+		if err != nil {
+			return usageError{fmt.Errorf("--%s: %w", name, err)}
+		}
+		q.Set(name, t.Format(time.RFC3339Nano))
+	}
+	if *limit != 0 {
+		q.Set("limit", strconv.Itoa(*limit))
+	}
+	for param, v := range filters {
+		if *v != "" {
+			q.Set(param, *v)
+		}
+	}
+	if !*asJSON {
+		q.Set("format", "text")
+	}
+	base := strings.TrimRight(*server, "/")
+	body, err := get(ctx, base+"/api/v1/packets?"+q.Encode())
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(body)
+	return err
+}
+
+// get fetches url and returns the body of a 200 answer; any other answer
+// becomes an error carrying the API's own message.
+func get(ctx context.Context, u string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, usagef("--server: %v", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("cannot reach hepvault at %s (is `hepvault serve` running? --server or HEPVAULT_SERVER says where): %w", req.URL.Host, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 512<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading the answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+			return nil, fmt.Errorf("hepvault answered %d: %s", resp.StatusCode, e.Error)
+		}
+		return nil, fmt.Errorf("hepvault answered %s", resp.Status)
+	}
+	return body, nil
+}

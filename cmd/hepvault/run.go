@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// usageError marks a mistake in the command line (exit code 2).
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+const usage = `hepvault records SIP traffic mirrored over HEP (Kamailio siptrace, heplify, ...)
+into PostgreSQL and answers what the first N packets of a time window were.
+
+Usage:
+  hepvault serve   [--db DSN] [--data-dir DIR] [--hep-udp ADDR] [--hep-tcp ADDR] [--http ADDR]
+  hepvault query   [--server URL] [--from T] [--to T] [--limit N] [filters] [--json]
+  hepvault migrate --db DSN
+
+Times (T) may be RFC 3339 (2026-11-25T12:20:33Z), unix seconds (1795609948.25),
+or what date prints (Wed Nov 25 12:20:33 UTC 2026).
+Run "hepvault COMMAND --help" for a command's flags.
+`
+
+// env reads an environment variable; tests pass their own.
+type env func(string) string
+
+func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usagef("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], getenv, stderr)
+	case "query":
+		return runQuery(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args[1:], getenv, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return usagef("unknown command %q", args[0])
+}
+
+// newFlagSet returns a flag set whose errors come back as usage errors.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("hepvault "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+// envDefault returns the environment variable's value, or def when unset.
+func envDefault(getenv env, name, def string) string {
+	if v := getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		return nil, usagef("--log-level must be debug, info, warn or error, not %q", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}

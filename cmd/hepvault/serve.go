@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hepvault/hepvault/api"
+	"github.com/hepvault/hepvault/collector"
+	"github.com/hepvault/hepvault/store"
+	"github.com/hepvault/hepvault/store/pgembed"
+)
+
+type serveConfig struct {
+	DB       string
+	DataDir  string
+	HEPUDP   string
+	HEPTCP   string
+	HTTP     string
+	LogLevel string
+	// ShutdownTimeout bounds the final flush on exit.
+	ShutdownTimeout time.Duration
+}
+
+func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	var cfg serveConfig
+	fs.StringVar(&cfg.DB, "db", getenv("HEPVAULT_DB"), "PostgreSQL DSN (env HEPVAULT_DB); empty: run an embedded PostgreSQL in --data-dir")
+	fs.StringVar(&cfg.DataDir, "data-dir", envDefault(getenv, "HEPVAULT_DATA_DIR", "./hepvault-data"), "data folder of the embedded PostgreSQL (env HEPVAULT_DATA_DIR)")
+	fs.StringVar(&cfg.HEPUDP, "hep-udp", envDefault(getenv, "HEPVAULT_HEP_UDP", ":9060"), "UDP address for HEP; empty disables (env HEPVAULT_HEP_UDP)")
+	fs.StringVar(&cfg.HEPTCP, "hep-tcp", envDefault(getenv, "HEPVAULT_HEP_TCP", ":9060"), "TCP address for HEP; empty disables (env HEPVAULT_HEP_TCP)")
+	fs.StringVar(&cfg.HTTP, "http", envDefault(getenv, "HEPVAULT_HTTP", "127.0.0.1:9080"), "address of the HTTP API (env HEPVAULT_HTTP)")
+	fs.StringVar(&cfg.LogLevel, "log-level", envDefault(getenv, "HEPVAULT_LOG_LEVEL", "info"), "debug, info, warn or error (env HEPVAULT_LOG_LEVEL)")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long the final flush may take on exit")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	s, err := startServer(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: stopping listeners and flushing")
+	case err := <-s.failed:
+		log.Error("stopping after a fatal error", "err", err)
+		s.shutdown()
+		return err
+	}
+	return s.shutdown()
+}
+
+// server is a running hepvault: embedded PostgreSQL (optional), store,
+// collector, writer and HTTP API.
+type server struct {
+	cfg    serveConfig
+	log    *slog.Logger
+	pg     *pgembed.Server
+	db     *store.DB
+	col    *collector.Collector
+	writer *store.Writer
+	http   *http.Server
+	httpLn net.Listener
+
+	writerDone chan error
+	cancelBg   context.CancelFunc
+	failed     chan error
+}
+
+// startServer brings everything up in order; on error it tears down what
+// it started and says which part failed.
+func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *server, err error) {
+	s := &server{cfg: cfg, log: log, failed: make(chan error, 2)}
+	defer func() {
+		if err != nil {
+			s.closeStorage()
+		}
+	}()
+	dsn := cfg.DB
+	if dsn == "" {
+		pcfg := pgembed.DefaultConfig()
+		pcfg.DataDir, pcfg.Logger = cfg.DataDir, log
+		log.Info("no --db given: starting the embedded PostgreSQL", "data_dir", cfg.DataDir)
+		if s.pg, err = pgembed.Start(ctx, pcfg); err != nil {
+			return nil, fmt.Errorf("embedded PostgreSQL in %s: %w", cfg.DataDir, err)
+		}
+		dsn = s.pg.DSN()
+	}
+	scfg := store.DefaultConfig()
+	scfg.DSN, scfg.Logger = dsn, log
+	if s.db, err = store.Open(ctx, scfg); err != nil {
+		return nil, fmt.Errorf("database unreachable: %w", err)
+	}
+	if _, err = s.db.Migrate(ctx); err != nil {
+		return nil, fmt.Errorf("migrating the database: %w", err)
+	}
+	if err = s.db.EnsurePartitions(ctx, time.Now()); err != nil {
+		return nil, err
+	}
+
+	if s.httpLn, err = net.Listen("tcp", cfg.HTTP); err != nil {
+		return nil, fmt.Errorf("HTTP API on %s: %w", cfg.HTTP, err)
+	}
+	ccfg := collector.DefaultConfig()
+	ccfg.UDPAddr, ccfg.TCPAddr, ccfg.Logger = cfg.HEPUDP, cfg.HEPTCP, log
+	s.col = collector.New(ccfg)
+	if err = s.col.Start(ctx); err != nil {
+		s.httpLn.Close()
+		return nil, err
+	}
+
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancelBg = cancel
+	s.writer = store.NewWriter(s.db, store.DefaultWriterConfig())
+	s.writerDone = make(chan error, 1)
+	go func() { s.writerDone <- s.writer.Run(bg, s.col.Packets()) }()
+	go s.keepPartitions(bg)
+
+	handler := api.New(s.db, metricsSet{s.col, s.writer}, log)
+	s.http = &http.Server{
+		Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.failed <- fmt.Errorf("HTTP API: %w", err)
+		}
+	}()
+	log.Info("hepvault is running", "http", s.httpLn.Addr().String(), "hep_udp", addrString(s.col.UDPAddr()), "hep_tcp", addrString(s.col.TCPAddr()))
+	return s, nil
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return "off"
+	}
+	return a.String()
+}
+
+// keepPartitions makes tomorrow's partitions before tomorrow comes.
+func (s *server) keepPartitions(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if err := s.db.EnsurePartitions(ctx, now); err != nil {
+				s.log.Warn("could not make partitions ahead", "err", err)
+			}
+		}
+	}
+}
+
+// shutdown stops reading, flushes what was received, then stops the rest.
+func (s *server) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	_ = s.http.Shutdown(ctx)
+	s.col.Stop() // closes the queue once the listeners are done
+	var err error
+	select {
+	case err = <-s.writerDone:
+	case <-ctx.Done():
+		s.cancelBg() // the writer gives up its retries
+		err = <-s.writerDone
+		err = fmt.Errorf("final flush did not finish in %s; %d packets not written: %w", s.cfg.ShutdownTimeout, s.col.QueueLen(), err)
+	}
+	s.cancelBg()
+	m := s.col.Metrics()
+	ws := s.writer.Stats()
+	s.log.Info("stopped", "stored", ws.Stored, "queued", m.Queued.Load(), "dropped", m.DroppedTotal(), "rejected_by_db", ws.Rejected)
+	s.closeStorage()
+	return err
+}
+
+func (s *server) closeStorage() {
+	if s.db != nil {
+		s.db.Close()
+	}
+	if s.pg != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.pg.Stop(ctx); err != nil {
+			s.log.Warn("embedded PostgreSQL did not stop cleanly", "err", err)
+		}
+	}
+}
+
+// metricsSet writes the collector's and the writer's counters together.
+type metricsSet struct {
+	col    *collector.Collector
+	writer *store.Writer
+}
+
+func (m metricsSet) WritePrometheus(w io.Writer) {
+	m.col.Metrics().WritePrometheus(w)
+	ws := m.writer.Stats()
+	fmt.Fprintf(w, "# HELP hepvault_stored_total Packets the database committed.\n# TYPE hepvault_stored_total counter\nhepvault_stored_total %d\n", ws.Stored)
+	fmt.Fprintf(w, "# HELP hepvault_db_rejected_total Packets the database refused (logged).\n# TYPE hepvault_db_rejected_total counter\nhepvault_db_rejected_total %d\n", ws.Rejected)
+	fmt.Fprintf(w, "# HELP hepvault_db_retries_total Batch writes retried while the database was unavailable.\n# TYPE hepvault_db_retries_total counter\nhepvault_db_retries_total %d\n", ws.Retries)
+	fmt.Fprintf(w, "# HELP hepvault_queue_length Packets waiting for the writer.\n# TYPE hepvault_queue_length gauge\nhepvault_queue_length %d\n", m.col.QueueLen())
+}
