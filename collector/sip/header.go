@@ -134,14 +134,11 @@ func (p *headerParser) parse(pos int) (int, error) {
 		if i == len(buf) {
 			return 0, fmt.Errorf("%w: header line at byte %d has no line end", ErrTruncated, pos)
 		}
-		if buf[i] != ':' {
-			if buf[i] == '\r' || buf[i] == '\n' {
-				return 0, fmt.Errorf("%w: at byte %d: no colon in %q", ErrHeader, pos, clip(buf[pos:i]))
-			}
-			return 0, fmt.Errorf("%w: at byte %d: header name %q is not a token", ErrHeader, pos, clip(buf[pos:i+1]))
-		}
 		if len(name) == 0 {
-			return 0, fmt.Errorf("%w: at byte %d: empty header name", ErrHeader, pos)
+			return 0, fmt.Errorf("%w: at byte %d: %q does not start a header name", ErrHeader, pos, buf[pos])
+		}
+		if buf[i] != ':' {
+			return 0, fmt.Errorf("%w: at byte %d: no colon after header name %q", ErrHeader, pos, clip(name))
 		}
 
 		// The value runs to the end of the line and over the continuation
