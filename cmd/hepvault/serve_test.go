@@ -269,7 +269,7 @@ func TestServe_MalformedInputDoesNotStopIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	conn.Write([]byte{})           // short_packet
+	conn.Write([]byte{})               // short_packet
 	conn.Write([]byte("HEP3\x00\x03")) // bad_length: total length 3
 	conn.Write(bytes.Repeat([]byte{0xff}, 3000))
 	notSIP := append([]byte(nil), recs[0].Datagram[:len(recs[0].Datagram)-recs[0].Truth.PayloadLen]...)
