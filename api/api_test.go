@@ -1,0 +1,244 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hepvault/hepvault"
+	"github.com/hepvault/hepvault/api"
+	"github.com/hepvault/hepvault/store"
+	"github.com/hepvault/hepvault/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+var base = time.Date(2026, 11, 25, 12, 20, 33, 0, time.UTC)
+
+// newServer serves the API over a real, migrated database holding a short
+// call: INVITE, 100, 180, 200, ACK, then a REGISTER on another call.
+func newServer(t *testing.T) (*httptest.Server, *store.DB) {
+	t.Helper()
+	cfg := store.DefaultConfig()
+	cfg.DSN = storetest.NewDatabase(t)
+	ctx := context.Background()
+	db, err := store.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var pkts []hepvault.Packet
+	add := func(ms int, kind hepvault.Kind, method string, code int, reason, callID string) {
+		p := hepvault.Packet{
+			ID: int64(len(pkts) + 1), CapturedAt: base.Add(time.Duration(ms) * time.Millisecond), ReceivedAt: base,
+			SrcIP: netip.MustParseAddr("127.0.0.1"), SrcPort: 5090, DstIP: netip.MustParseAddr("127.0.0.1"), DstPort: 5060,
+			Transport: hepvault.TransportUDP, CaptureID: 4242, HEPVersion: 3, ProtoType: 1, Kind: kind,
+			Method: method, StatusCode: code, Reason: reason, CallID: callID, CSeq: 1, CSeqMethod: "INVITE",
+		}
+		if kind == hepvault.KindRequest {
+			p.RequestURI = "sip:bob@127.0.0.1"
+			p.Raw = []byte(method + " sip:bob@127.0.0.1 SIP/2.0\r\nCall-ID: " + callID + "\r\n\r\n")
+		} else {
+			p.Raw = []byte("SIP/2.0 " + reason + "\r\nCall-ID: " + callID + "\r\n\r\n")
+		}
+		pkts = append(pkts, p)
+	}
+	add(0, hepvault.KindRequest, "INVITE", 0, "", "call-1@x")
+	add(1, hepvault.KindResponse, "", 100, "Trying", "call-1@x")
+	add(2, hepvault.KindResponse, "", 180, "Ringing", "call-1@x")
+	add(3, hepvault.KindResponse, "", 200, "OK", "call-1@x")
+	add(4, hepvault.KindRequest, "ACK", 0, "", "call-1@x")
+	add(5000, hepvault.KindRequest, "REGISTER", 0, "", "reg/1 x")
+	if err := store.NewWriter(db, store.DefaultWriterConfig()).WriteBatch(ctx, pkts); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api.New(db, nil, nil))
+	t.Cleanup(srv.Close)
+	return srv, db
+}
+
+func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+type answer struct {
+	Packets []map[string]any `json:"packets"`
+	Next    string           `json:"next"`
+	Error   string           `json:"error"`
+}
+
+func getJSON(t *testing.T, srv *httptest.Server, path string) (int, answer) {
+	t.Helper()
+	code, body := get(t, srv, path)
+	var a answer
+	if err := json.Unmarshal([]byte(body), &a); err != nil {
+		t.Fatalf("GET %s: not JSON: %v: %s", path, err, body)
+	}
+	return code, a
+}
+
+func TestPackets_Success(t *testing.T) {
+	srv, _ := newServer(t)
+	f := func(query string, wantSummaries ...string) {
+		t.Helper()
+		code, a := getJSON(t, srv, "/api/v1/packets?"+query)
+		if code != http.StatusOK {
+			t.Fatalf("%s: unexpected status %d: %s", query, code, a.Error)
+		}
+		var got []string
+		for _, p := range a.Packets {
+			got = append(got, p["summary"].(string))
+		}
+		if strings.Join(got, "|") != strings.Join(wantSummaries, "|") {
+			t.Fatalf("%s: unexpected packets;\ngot  %q\nwant %q", query, got, wantSummaries)
+		}
+	}
+	all := []string{"request INVITE", "response 100 Trying (1xx Informational)", "response 180 Ringing (1xx Informational)",
+		"response 200 OK (2xx Success)", "request ACK", "request REGISTER"}
+	f("", all...)
+	f("from=2026-11-25T12:20:33.002Z", all[2:]...)
+	f("to=2026-11-25T12:20:33.002Z", all[:2]...)
+	f("from="+url.QueryEscape("Wed Nov 25 13:20:33 CET 2026")+"&limit=2", all[:2]...)
+	f("from=1795609233.001&to=1795609233.004", all[1:4]...)
+	f("kind=response", all[1:4]...)
+	f("method=invite", all[0])
+	f("status=180", all[2])
+	f("call_id="+url.QueryEscape("reg/1 x"), all[5])
+	f("src_ip=127.0.0.1&dst_ip=127.0.0.1&capture_id=4242&limit=1", all[0])
+	f("src_ip=10.0.0.1")
+	f("call_id="+url.QueryEscape("' OR 1=1 --"))
+}
+
+func TestPackets_FieldsAndCursor(t *testing.T) {
+	srv, _ := newServer(t)
+	code, a := getJSON(t, srv, "/api/v1/packets?limit=2")
+	if code != 200 || len(a.Packets) != 2 || a.Next == "" {
+		t.Fatalf("unexpected first page: %d, %d packets, next %q", code, len(a.Packets), a.Next)
+	}
+	p := a.Packets[1]
+	for key, want := range map[string]any{
+		"captured_at": "2026-11-25T12:20:33.001000Z", "kind": "response", "status_code": 100.0, "status_class": "1xx",
+		"reason": "Trying", "method": nil, "call_id": "call-1@x", "cseq": 1.0, "cseq_method": "INVITE",
+		"src_ip": "127.0.0.1", "src_port": 5090.0, "transport": "udp", "capture_id": 4242.0, "hep_version": 3.0,
+		"raw": "SIP/2.0 Trying\r\nCall-ID: call-1@x\r\n\r\n",
+	} {
+		if p[key] != want {
+			t.Fatalf("unexpected %s; got %#v; want %#v", key, p[key], want)
+		}
+	}
+	var ids []float64
+	next := a.Next
+	for _, q := range a.Packets {
+		ids = append(ids, q["id"].(float64))
+	}
+	for next != "" {
+		_, page := getJSON(t, srv, "/api/v1/packets?limit=2&cursor="+next)
+		for _, q := range page.Packets {
+			ids = append(ids, q["id"].(float64))
+		}
+		next = page.Next
+	}
+	if len(ids) != 6 {
+		t.Fatalf("unexpected ids over pages: %v", ids)
+	}
+	for i := 1; i < len(ids); i++ {
+		if ids[i] != ids[i-1]+1 {
+			t.Fatalf("pages skip or repeat: %v", ids)
+		}
+	}
+}
+
+func TestPackets_Failure(t *testing.T) {
+	srv, _ := newServer(t)
+	f := func(query, wantInError string) {
+		t.Helper()
+		code, a := getJSON(t, srv, "/api/v1/packets?"+query)
+		if code != http.StatusBadRequest || !strings.Contains(a.Error, wantInError) {
+			t.Fatalf("%s: unexpected answer; got %d %q; want 400 with %q", query, code, a.Error, wantInError)
+		}
+	}
+	f("from=yesterday", "from")
+	f("from=2026-11-25T12:20:33", "no zone")
+	f("to=Wed+Nov+25+12:20:33+XYZ+2026", "XYZ")
+	f("from=2026-11-25T12:00:00Z&to=2026-11-25T11:00:00Z", "must be after")
+	f("limit=0", "limit")
+	f("limit=10001", "limit")
+	f("limit=ten", "limit")
+	f("kind=reply", "kind")
+	f("status=99", "status")
+	f("status=abc", "status")
+	f("src_ip=300.1.1.1", "src_ip")
+	f("dst_ip=host", "dst_ip")
+	f("capture_id=-1", "capture_id")
+	f("cursor=xyz", "cursor")
+	f("format=xml", "format")
+	f("limt=5", "unknown parameter")
+}
+
+func TestPackets_Text(t *testing.T) {
+	srv, _ := newServer(t)
+	code, body := get(t, srv, "/api/v1/packets?format=text&limit=3")
+	if code != 200 {
+		t.Fatalf("unexpected status %d: %s", code, body)
+	}
+	for _, want := range []string{
+		"#1 2026-11-25T12:20:33.000000Z UDP 127.0.0.1:5090 -> 127.0.0.1:5060  request INVITE\nINVITE sip:bob@127.0.0.1 SIP/2.0\nCall-ID: call-1@x\n",
+		"#3 2026-11-25T12:20:33.002000Z UDP 127.0.0.1:5090 -> 127.0.0.1:5060  response 180 Ringing (1xx Informational)\n",
+		"(more packets follow: ask again with cursor=",
+	} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("text answer lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "\r") {
+		t.Fatal("text answer has carriage returns")
+	}
+	_, empty := get(t, srv, "/api/v1/packets?format=text&from=2030-01-01T00:00:00Z")
+	if empty != "no packets match\n" {
+		t.Fatalf("unexpected empty answer %q", empty)
+	}
+}
+
+func TestCall(t *testing.T) {
+	srv, _ := newServer(t)
+	code, a := getJSON(t, srv, "/api/v1/calls/call-1@x")
+	if code != 200 || len(a.Packets) != 5 {
+		t.Fatalf("unexpected call answer: %d, %d packets", code, len(a.Packets))
+	}
+	code, a = getJSON(t, srv, "/api/v1/calls/"+url.PathEscape("reg/1 x"))
+	if code != 200 || len(a.Packets) != 1 {
+		t.Fatalf("unexpected answer for an escaped Call-ID: %d, %d packets, %s", code, len(a.Packets), a.Error)
+	}
+	code, a = getJSON(t, srv, "/api/v1/calls/nope")
+	if code != http.StatusNotFound || a.Error == "" {
+		t.Fatalf("unexpected answer for an unknown call: %d %q", code, a.Error)
+	}
+}
+
+func TestHealth(t *testing.T) {
+	srv, db := newServer(t)
+	if code, body := get(t, srv, "/healthz"); code != 200 {
+		t.Fatalf("unexpected health while the database answers: %d %s", code, body)
+	}
+	db.Close()
+	if code, body := get(t, srv, "/healthz"); code != http.StatusServiceUnavailable {
+		t.Fatalf("unexpected health without a database: %d %s", code, body)
+	}
+}
