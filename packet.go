@@ -123,3 +123,24 @@ func itoa(n int) string {
 	}
 	return string(b[i:])
 }
+
+// Summary is the one-line classification people read:
+// "request INVITE", "response 180 Ringing (1xx Informational)",
+// "invalid (no SIP start line)".
+func (p *Packet) Summary() string {
+	switch p.Kind {
+	case KindRequest:
+		return "request " + p.Method
+	case KindResponse:
+		c := p.StatusClass()
+		s := "response " + itoa(p.StatusCode)
+		if p.Reason != "" {
+			s += " " + p.Reason
+		}
+		return s + " (" + c.String() + " " + c.Description() + ")"
+	}
+	if p.InvalidReason != "" {
+		return "invalid (" + p.InvalidReason + ")"
+	}
+	return "invalid"
+}

@@ -123,7 +123,7 @@ func TestPackets_Success(t *testing.T) {
 	f("call_id="+url.QueryEscape("reg/1 x"), all[5])
 	f("src_ip=127.0.0.1&dst_ip=127.0.0.1&capture_id=4242&limit=1", all[0])
 	f("src_ip=10.0.0.1")
-	f("call_id="+url.QueryEscape("' OR 1=1 --"))
+	f("call_id=" + url.QueryEscape("' OR 1=1 --"))
 }
 
 func TestPackets_FieldsAndCursor(t *testing.T) {
