@@ -14,8 +14,9 @@ import (
 const DefaultMaxInflate = 1 << 20
 
 // Decoder decodes HEP packets. The zero value is ready to use. It keeps the
-// inflate buffer and the gzip/zlib readers between calls, so reuse one per
-// goroutine; it is not safe for concurrent use.
+// inflate buffer (grown to the largest payload inflated so far, at most
+// MaxInflate+1 bytes) and the gzip/zlib readers between calls, so reuse one
+// per goroutine; it is not safe for concurrent use.
 type Decoder struct {
 	// MaxInflate caps the inflated size of a compressed payload; 0 means
 	// DefaultMaxInflate.
@@ -29,7 +30,8 @@ type Decoder struct {
 
 // Decode decodes the HEP packet in buf into p, overwriting all of p. The
 // version comes from the first bytes: "HEP3" is HEPv3, a first byte of 1 or
-// 2 is HEPv1/v2 (Kamailio's hep_hdr).
+// 2 is HEPv1/v2 (Kamailio's hep_hdr). "EEP3" is refused: sngrep, which
+// calls the protocol EEP, writes "HEP3" on the wire too (HEP.md).
 //
 // HEPv3 is decoded up to its total length: bytes after it (UDP padding, a
 // sloppy agent) are ignored, as Kamailio's own collector does.
