@@ -88,7 +88,7 @@ func parseRFC3339(s string) (time.Time, error) {
 	if _, err2 := time.Parse("2006-01-02T15:04:05.999999999", s); err2 == nil {
 		return time.Time{}, fmt.Errorf("%w: time %q has no zone: add Z for UTC or an offset like +01:00", ErrInvalid, s)
 	}
-	return time.Time{}, fmt.Errorf("%w: time %q is not RFC 3339 (2026-11-25T12:20:33Z), unix seconds, or date output (Wed Nov 25 12:20:33 UTC 2026)", ErrInvalid, s)
+	return time.Time{}, errNotATime(s)
 }
 
 func parseDate(s string) (time.Time, error) {
@@ -100,7 +100,10 @@ func parseDate(s string) (time.Time, error) {
 		}
 	}
 	if zoneAt < 0 {
-		return time.Time{}, fmt.Errorf("%w: time %q has no zone: write it as `date` prints it, with its zone (UTC, CET, ...), or in RFC 3339 with an offset", ErrInvalid, s)
+		if parsesWithoutZone(fields) {
+			return time.Time{}, fmt.Errorf("%w: time %q has no zone: write it as `date` prints it, with its zone (UTC, CET, ...), or in RFC 3339 with an offset", ErrInvalid, s)
+		}
+		return time.Time{}, errNotATime(s)
 	}
 	if off, ok := zoneOffsets[fields[zoneAt]]; ok {
 		sign := '+'
@@ -117,7 +120,29 @@ func parseDate(s string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%w: time %q is not RFC 3339 (2026-11-25T12:20:33Z), unix seconds, or date output (Wed Nov 25 12:20:33 UTC 2026)", ErrInvalid, s)
+	return time.Time{}, errNotATime(s)
+}
+
+func errNotATime(s string) error {
+	return fmt.Errorf("%w: time %q is not RFC 3339 (2026-11-25T12:20:33Z), unix seconds, or date output (Wed Nov 25 12:20:33 UTC 2026)", ErrInvalid, s)
+}
+
+// parsesWithoutZone tells a date output whose zone is missing from text
+// that is no time at all, to say which it is.
+func parsesWithoutZone(fields []string) bool {
+	for _, layout := range dateLayouts {
+		l := strings.Fields(layout)
+		var kept []string
+		for _, w := range l {
+			if w != "-0700" {
+				kept = append(kept, w)
+			}
+		}
+		if _, err := time.Parse(strings.Join(kept, " "), strings.Join(fields, " ")); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // isZoneWord tells a zone (an abbreviation in capitals, or +0100) from the

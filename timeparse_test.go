@@ -2,6 +2,7 @@ package hepvault
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -38,20 +39,20 @@ func TestParseTime_Success(t *testing.T) {
 }
 
 func TestParseTime_Failure(t *testing.T) {
-	f := func(in string) {
+	f := func(in, wantInMessage string) {
 		t.Helper()
 		_, err := ParseTime(in)
-		if !errors.Is(err, ErrInvalid) {
-			t.Fatalf("ParseTime(%q): unexpected error; got %v; want ErrInvalid", in, err)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), wantInMessage) {
+			t.Fatalf("ParseTime(%q): unexpected error; got %v; want ErrInvalid saying %q", in, err, wantInMessage)
 		}
 	}
-	f("")
-	f("yesterday")
-	f("2026-11-25T12:20:33")          // no zone
-	f("2026-11-25 12:20:33")          // no zone
-	f("Wed Nov 25 12:20:33 2026")     // no zone
-	f("Wed Nov 25 12:20:33 XYZ 2026") // unknown zone
-	f("2026-13-25T12:20:33Z")
-	f("1795609948.1234567891") // more than nanoseconds
-	f("Wed Nov 32 12:20:33 UTC 2026")
+	f("", "empty")
+	f("yesterday", "is not RFC 3339")
+	f("2026-11-25T12:20:33", "no zone")
+	f("2026-11-25 12:20:33", "no zone")
+	f("Wed Nov 25 12:20:33 2026", "no zone")
+	f("Wed Nov 25 12:20:33 XYZ 2026", `zone "XYZ"`)
+	f("2026-13-25T12:20:33Z", "is not RFC 3339")
+	f("1795609948.1234567891", "is not RFC 3339") // more than nanoseconds
+	f("Wed Nov 32 12:20:33 UTC 2026", "is not RFC 3339")
 }

@@ -201,7 +201,7 @@ func TestPackets_Text(t *testing.T) {
 	for _, want := range []string{
 		"#1 2026-11-25T12:20:33.000000Z UDP 127.0.0.1:5090 -> 127.0.0.1:5060  request INVITE\nINVITE sip:bob@127.0.0.1 SIP/2.0\nCall-ID: call-1@x\n",
 		"#3 2026-11-25T12:20:33.002000Z UDP 127.0.0.1:5090 -> 127.0.0.1:5060  response 180 Ringing (1xx Informational)\n",
-		"(more packets follow: ask again with cursor=",
+		"(more packets follow: add --cursor ",
 	} {
 		if !strings.Contains(body, want) {
 			t.Fatalf("text answer lacks %q:\n%s", want, body)

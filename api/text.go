@@ -24,7 +24,7 @@ func writeText(b *strings.Builder, pkts []hepvault.Packet, next string) {
 		b.WriteByte('\n')
 	}
 	if next != "" {
-		fmt.Fprintf(b, "(more packets follow: ask again with cursor=%s)\n", next)
+		fmt.Fprintf(b, "(more packets follow: add --cursor %s to the query, or cursor=%s to the URL)\n", next, next)
 	}
 }
 
