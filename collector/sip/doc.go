@@ -32,9 +32,11 @@
 //     100–699. The one leniency: a status line may end right after its code,
 //     without the space before an empty Reason-Phrase.
 //   - Headers may have whitespace before the colon (HCOLON, §25.1) and may
-//     be folded over several lines (§7.3.1). Folded values are joined with a
-//     single space into a scratch buffer kept in the Message, which is the
-//     only case where a field does not alias the input.
+//     be folded over several lines (§7.3.1). From, To, Via and CSeq are read
+//     across the folds. A value kept as is (Call-ID, Contact, User-Agent,
+//     Server, Content-Type) that is folded inside is joined, one space per
+//     fold, into a scratch buffer the Message keeps: the only case where a
+//     field does not alias the input.
 //   - A message that ends right after a complete header line, with no empty
 //     line, is accepted with an empty body: agents that mirror messages
 //     sometimes drop the final CRLF. A last line without its line end is

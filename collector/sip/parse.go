@@ -15,8 +15,8 @@ const MaxHeaders = 1000
 
 // Parse reads the SIP message in buf into m, resetting m first. The fields
 // of m alias buf (see Message). Parse makes no allocation unless a stored
-// header is folded over several lines, and then at most one per Message
-// lifetime for its scratch buffer, or the message is invalid.
+// header is folded inside its value (the Message's scratch buffer then
+// grows, once, to len(buf)) or the message is invalid (the error).
 //
 // A message Parse accepts has Kind KindRequest or KindResponse. Otherwise
 // Parse returns an error wrapping one of ErrEmpty, ErrStartLine, ErrHeader,

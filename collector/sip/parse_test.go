@@ -356,6 +356,8 @@ func TestParse_Reuse(t *testing.T) {
 	}
 }
 
+var invite = []byte("SUBSCRIBE")
+
 func TestMethodOf(t *testing.T) {
 	for m := MethodInvite; m < MethodOther; m++ {
 		if got := MethodOf([]byte(m.String())); got != m {
@@ -367,6 +369,9 @@ func TestMethodOf(t *testing.T) {
 		if got := MethodOf([]byte(in)); got != want {
 			t.Errorf("unexpected method for %q; got %v; want %v", in, got, want)
 		}
+	}
+	if a := testing.AllocsPerRun(10, func() { _ = MethodOf(invite) }); a != 0 {
+		t.Errorf("unexpected allocations; got %v; want 0", a)
 	}
 	f("", MethodNone)
 	f("invite", MethodOther)
