@@ -33,10 +33,10 @@ type result struct {
 	KernelUDP *uint64 `json:"kernel_udp_drops,omitempty"`
 	Drops     []loadgen.Change
 
-	CPU       *float64 `json:"collector_cpu_s,omitempty"`
-	PeakRSS   *uint64  `json:"collector_peak_rss_bytes,omitempty"`
-	PgCPU     *float64 `json:"postgres_cpu_s,omitempty"`
-	Wall      float64  `json:"wall_s"` // from the first send to the last store
+	CPU     *float64 `json:"collector_cpu_s,omitempty"`
+	PeakRSS *uint64  `json:"collector_peak_rss_bytes,omitempty"`
+	PgCPU   *float64 `json:"postgres_cpu_s,omitempty"`
+	Wall    float64  `json:"wall_s"` // from the first send to the last store
 	// Drain is how long after the last send the last packet was stored:
 	// the backlog the collector held in memory when the traffic stopped.
 	Drain     float64  `json:"drain_s"`
