@@ -29,7 +29,11 @@ type Config struct {
 	MaxFrame int
 	// TCPIdleTimeout closes a connection that sends nothing for this long.
 	TCPIdleTimeout time.Duration
-	Logger         *slog.Logger
+	// TCPMaxConns caps the TCP connections open at once; more are refused.
+	TCPMaxConns int
+	// Allow lists the source networks that may send HEP; empty allows all.
+	Allow  AllowList
+	Logger *slog.Logger
 }
 
 // DefaultConfig returns the settings hepvault runs with unless told otherwise.
@@ -37,7 +41,7 @@ func DefaultConfig() Config {
 	return Config{
 		UDPAddr: ":9060", TCPAddr: ":9060", UDPReaders: 2, UDPReadBuffer: 16 << 20,
 		QueueSize: 1 << 16, MaxFrame: hep.MaxV3Len, TCPIdleTimeout: 5 * time.Minute,
-		Logger: slog.Default(),
+		TCPMaxConns: 1024, Logger: slog.Default(),
 	}
 }
 
@@ -77,6 +81,9 @@ func New(cfg Config) *Collector {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = def.Logger
+	}
+	if cfg.TCPMaxConns <= 0 {
+		cfg.TCPMaxConns = def.TCPMaxConns
 	}
 	return &Collector{
 		cfg: cfg, log: cfg.Logger, badLog: newRateLog(cfg.Logger, 10*time.Second),

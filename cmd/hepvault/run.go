@@ -23,7 +23,8 @@ into PostgreSQL and answers what the first N packets of a time window were.
 
 Usage:
   hepvault serve   [--db DSN] [--data-dir DIR] [--hep-udp ADDR] [--hep-tcp ADDR] [--http ADDR]
-  hepvault query   [--server URL] [--from T] [--to T] [--limit N] [filters] [--json]
+                   [--api-token TOKEN] [--hep-allow CIDR,...]
+  hepvault query   [--server URL] [--token TOKEN] [--from T] [--to T] [--limit N] [filters] [--json]
   hepvault migrate --db DSN
 
 Times (T) may be RFC 3339 (2026-11-25T12:20:33Z), unix seconds (1795609948.25),

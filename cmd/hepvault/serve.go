@@ -25,6 +25,7 @@ type serveConfig struct {
 	LogLevel string
 	// ShutdownTimeout bounds the final flush on exit.
 	ShutdownTimeout time.Duration
+	Guard           guardConfig
 }
 
 func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) error {
@@ -37,7 +38,11 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	fs.StringVar(&cfg.HTTP, "http", envDefault(getenv, "HEPVAULT_HTTP", "127.0.0.1:9080"), "address of the HTTP API (env HEPVAULT_HTTP)")
 	fs.StringVar(&cfg.LogLevel, "log-level", envDefault(getenv, "HEPVAULT_LOG_LEVEL", "info"), "debug, info, warn or error (env HEPVAULT_LOG_LEVEL)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long the final flush may take on exit")
+	addGuardFlags(fs, getenv, &cfg.Guard)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := cfg.Guard.apply(&collector.Config{}, &api.AccessConfig{}); err != nil {
 		return err
 	}
 	log, err := newLogger(stderr, cfg.LogLevel)
@@ -112,6 +117,11 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	}
 	ccfg := collector.DefaultConfig()
 	ccfg.UDPAddr, ccfg.TCPAddr, ccfg.Logger = cfg.HEPUDP, cfg.HEPTCP, log
+	acfg := api.DefaultAccessConfig()
+	if err = cfg.Guard.apply(&ccfg, &acfg); err != nil {
+		s.httpLn.Close()
+		return nil, err
+	}
 	s.col = collector.New(ccfg)
 	if err = s.col.Start(ctx); err != nil {
 		s.httpLn.Close()
@@ -126,6 +136,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	go s.keepPartitions(bg)
 
 	handler := api.New(s.db, metricsSet{s.col, s.writer}, log)
+	handler.SetAccess(acfg)
 	s.http = &http.Server{
 		Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
