@@ -29,7 +29,10 @@ type Config struct {
 	MaxFrame int
 	// TCPIdleTimeout closes a connection that sends nothing for this long.
 	TCPIdleTimeout time.Duration
-	Logger         *slog.Logger
+	// AuthKey, when not empty, is the HEP auth key (chunk 0x000e) a packet
+	// must carry to be stored; the others are dropped with ReasonAuth.
+	AuthKey []byte
+	Logger  *slog.Logger
 }
 
 // DefaultConfig returns the settings hepvault runs with unless told otherwise.
@@ -168,6 +171,12 @@ func (w *worker) handle(buf []byte, recv time.Time) {
 		return
 	}
 	hp := &w.hp
+	if !c.authorized(hp) {
+		c.metrics.drop(ReasonAuth)
+		c.badLog.Warn("auth", "HEP packet without the right auth key; dropped", "hep_version", hp.Version,
+			"capture_id", hp.CaptureID, "key_present", len(hp.AuthKey) > 0)
+		return
+	}
 	if hp.VendorChunks > 0 {
 		c.metrics.VendorChunks.Add(uint64(hp.VendorChunks))
 	}

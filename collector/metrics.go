@@ -22,11 +22,13 @@ const (
 	ReasonInflate
 	ReasonNotSIP    // HEP payload type other than SIP (RTCP, logs, ...)
 	ReasonQueueFull // the writer is behind: the queue was full
+	ReasonAuth      // an auth key is required and the packet lacks it or carries another
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"short_packet", "not_hep", "bad_length", "bad_chunk", "no_payload", "inflate", "not_sip", "queue_full",
+	"auth",
 }
 
 func (r Reason) String() string { return reasonNames[r] }

@@ -23,6 +23,7 @@ into PostgreSQL and answers what the first N packets of a time window were.
 
 Usage:
   hepvault serve   [--db DSN] [--data-dir DIR] [--hep-udp ADDR] [--hep-tcp ADDR] [--http ADDR]
+                   [--hep-auth-key KEY]
   hepvault query   [--server URL] [--from T] [--to T] [--limit N] [filters] [--json]
   hepvault migrate --db DSN
 
