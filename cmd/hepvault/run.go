@@ -23,7 +23,7 @@ into PostgreSQL and answers what the first N packets of a time window were.
 
 Usage:
   hepvault serve   [--db DSN] [--data-dir DIR] [--hep-udp ADDR] [--hep-tcp ADDR] [--http ADDR]
-                   [--api-token TOKEN] [--hep-allow CIDR,...]
+                   [--api-token TOKEN] [--hep-allow CIDR,...] [--hep-auth-key KEY]
   hepvault query   [--server URL] [--token TOKEN] [--from T] [--to T] [--limit N] [filters] [--json]
   hepvault migrate --db DSN
 
