@@ -11,13 +11,13 @@ import (
 )
 
 func TestRead_PlainSIP(t *testing.T) {
-	f := func(file, truthFile string, wantTCP int) {
+	f := func(file string, wantTCP int) {
 		t.Helper()
 		got, st, err := readAll(t, readFixture(t, file))
 		if err != nil {
 			t.Fatalf("%s: %v", file, err)
 		}
-		checkAgainstTSV(t, got, loadTSV(t, truthFile))
+		checkAgainstTSV(t, got, fixture.LoadTSV(t, file))
 		tcp := 0
 		for _, p := range got {
 			if p.Transport == hepvault.TransportTCP {
@@ -39,8 +39,8 @@ func TestRead_PlainSIP(t *testing.T) {
 			t.Errorf("%s: unexpected stats %+v", file, st)
 		}
 	}
-	t.Run("sip.pcap", func(t *testing.T) { f("sip.pcap", "sip.truth.tsv", 21) })
-	t.Run("sipp-tcp.pcapng", func(t *testing.T) { f("sipp-tcp.pcapng", "sipp-tcp.truth.tsv", 30) })
+	t.Run(fixture.SIPPcap, func(t *testing.T) { f(fixture.SIPPcap, 21) })
+	t.Run(fixture.SIPPTCPPcap, func(t *testing.T) { f(fixture.SIPPTCPPcap, 30) })
 }
 
 func TestRead_HEP(t *testing.T) {
