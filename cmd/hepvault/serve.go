@@ -93,23 +93,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 			s.closeStorage()
 		}
 	}()
-	dsn := cfg.DB
-	if dsn == "" {
-		pcfg := pgembed.DefaultConfig()
-		pcfg.DataDir, pcfg.Logger = cfg.DataDir, log
-		log.Info("no --db given: starting the embedded PostgreSQL", "data_dir", cfg.DataDir)
-		if s.pg, err = pgembed.Start(ctx, pcfg); err != nil {
-			return nil, fmt.Errorf("embedded PostgreSQL in %s: %w", cfg.DataDir, err)
-		}
-		dsn = s.pg.DSN()
-	}
-	scfg := store.DefaultConfig()
-	scfg.DSN, scfg.Logger = dsn, log
-	if s.db, err = store.Open(ctx, scfg); err != nil {
-		return nil, fmt.Errorf("database unreachable: %w", err)
-	}
-	if _, err = s.db.Migrate(ctx); err != nil {
-		return nil, fmt.Errorf("migrating the database: %w", err)
+	if s.db, s.pg, err = openStorage(ctx, cfg.DB, cfg.DataDir, log); err != nil {
+		return nil, err
 	}
 	if err = s.db.EnsurePartitions(ctx, time.Now()); err != nil {
 		return nil, err
@@ -201,18 +186,7 @@ func (s *server) shutdown() error {
 	return err
 }
 
-func (s *server) closeStorage() {
-	if s.db != nil {
-		s.db.Close()
-	}
-	if s.pg != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := s.pg.Stop(ctx); err != nil {
-			s.log.Warn("embedded PostgreSQL did not stop cleanly", "err", err)
-		}
-	}
-}
+func (s *server) closeStorage() { closeStorage(s.db, s.pg, s.log) }
 
 // metricsSet writes the collector's and the writer's counters together.
 type metricsSet struct {
