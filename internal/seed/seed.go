@@ -35,7 +35,7 @@ type Generator struct {
 	pending msgHeap
 	next    time.Time // start of the next dialog
 	seq     uint64
-	id      int64
+	id      int64 // the last packet's
 	msg     sip.Message
 }
 
@@ -84,8 +84,9 @@ func (g *Generator) Next() hepvault.Packet {
 	g.NextHEP(&hp)
 	err := sip.Parse(hp.Payload, &g.msg)
 	recv := hp.Time().Add(2 * time.Millisecond)
-	g.id++
-	return collector.Build(&hp, &g.msg, err, recv, recv.UnixNano()+g.id%1000)
+	// Like the collector's ids: receive nanoseconds, strictly increasing.
+	g.id = max(recv.UnixNano(), g.id+1)
+	return collector.Build(&hp, &g.msg, err, recv, g.id)
 }
 
 // Packets returns the next n packets.
