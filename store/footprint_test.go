@@ -92,6 +92,22 @@ func TestStorageFootprint(t *testing.T) {
 	}
 	t.Logf("%d packets, SIP %.0f B/packet: heap %.0f + TOAST %.0f + indexes %.0f = %.0f B/packet on disk",
 		n, float64(rawBytes)/float64(n), f.heapPP, f.toastPP, f.indexPP, f.all)
+	// Packets built as the collector builds them store no header field:
+	// every one is parsed from raw on read.
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var stored int64
+	err = conn.QueryRow(ctx, `SELECT count(*) FROM packets WHERE num_nulls(request_uri, reason, call_id, cseq,
+		cseq_method, from_uri, from_tag, to_uri, to_tag, via_branch, user_agent, contact, content_type) <> 13`).Scan(&stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored != 0 {
+		t.Errorf("unexpected %d packets with header fields stored beside raw", stored)
+	}
 	if f.all > maxBytesPerPacket {
 		t.Errorf("unexpected footprint %.0f bytes/packet; want at most %d", f.all, maxBytesPerPacket)
 	}
