@@ -26,7 +26,7 @@ func startTestServer(t *testing.T) *server {
 	t.Helper()
 	cfg := serveConfig{
 		DB: storetest.NewDatabase(t), HEPUDP: "127.0.0.1:0", HEPTCP: "127.0.0.1:0", HTTP: "127.0.0.1:0",
-		ShutdownTimeout: 20 * time.Second,
+		ShutdownTimeout: 20 * time.Second, SpoolDir: t.TempDir(), SpoolMaxBytes: 1 << 30,
 	}
 	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
