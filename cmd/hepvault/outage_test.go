@@ -9,7 +9,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
 
 // TestOutage runs the crash and shutdown checks on one PostgreSQL of their
