@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ func TestOutage(t *testing.T) {
 	t.Run("postgres killed mid-stream", func(t *testing.T) { testPostgresKilledMidStream(t, pg) })
 	t.Run("hepvault killed while database down", func(t *testing.T) { testHepvaultKilledWhileDatabaseDown(t, pg) })
 	t.Run("sigterm mid-stream", func(t *testing.T) { testSIGTERMMidStream(t, pg.DSN()) })
+	t.Run("sigterm while database down", func(t *testing.T) { testSIGTERMWhileDatabaseDown(t, pg) })
 }
 
 // testPostgresKilledMidStream streams HEP over TCP at a steady pace, kills
@@ -148,8 +150,9 @@ func testSIGTERMMidStream(t *testing.T, dsn string) {
 		conn   net.Conn
 		prefix string
 	}{{tcp, "sigterm-tcp"}, {udp, "sigterm-udp"}} {
+		traffic := hepTraffic(c.prefix, n)
 		go func() {
-			k, _ := pacedSend(c.conn, hepTraffic(c.prefix, n), 3000)
+			k, _ := pacedSend(c.conn, traffic, 3000)
 			done <- k
 		}()
 	}
@@ -165,4 +168,49 @@ func testSIGTERMMidStream(t *testing.T, dsn string) {
 	if received == 0 || int64(rows) != received || int64(distinct) != received || stored != received {
 		t.Fatalf("packets received before SIGTERM lost: received %d, stored %d rows (%d call ids)", received, rows, distinct)
 	}
+}
+
+// testSIGTERMWhileDatabaseDown: SIGTERM mid-stream with PostgreSQL down and
+// a shutdown timeout shorter than the writer's retry window: hepvault exits
+// 0 with what it received in the spool, and the next start writes it.
+func testSIGTERMWhileDatabaseDown(t *testing.T, pg *outagePG) {
+	spoolDir := t.TempDir()
+	args := []string{"--db", pg.DSN(), "--hep-udp", "", "--hep-tcp", "127.0.0.1:0", "--http", "127.0.0.1:0",
+		"--spool-dir", spoolDir, "--shutdown-timeout", "500ms"}
+	hv := startHepvault(t, args...)
+	if err := pg.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", hv.hepTCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	traffic := hepTraffic("sigterm-down", 10000)
+	done := make(chan int, 1)
+	go func() {
+		k, _ := pacedSend(conn, traffic, 4000)
+		done <- k
+	}()
+	time.Sleep(500 * time.Millisecond)
+	if code := hv.signal(t, syscall.SIGTERM, 15*time.Second); code != 0 {
+		t.Fatalf("unexpected exit code after SIGTERM: %d\n%s", code, hv.log())
+	}
+	sent := <-done
+	received, spooled := hv.logValue(t, "stopped", "received"), hv.logValue(t, "stopped", "spooled")
+	t.Logf("sent %d, received %d, spooled %d", sent, received, spooled)
+	if received == 0 || spooled != received {
+		t.Fatalf("packets received before SIGTERM not spooled: received %d, spooled %d", received, spooled)
+	}
+	if !strings.Contains(hv.log(), "the rest is in the spool") {
+		t.Fatalf("the shutdown timeout did not send the rest to the spool:\n%s", hv.log())
+	}
+
+	pg.restart(t)
+	hv = startHepvault(t, args...)
+	waitUntil(t, 15*time.Second, "the spool replayed", func() bool { return hv.metric(t, "hepvault_spool_bytes") == 0 })
+	if rows, distinct := countCalls(t, pg.DSN(), "sigterm-down"); int64(rows) != received || int64(distinct) != received {
+		t.Fatalf("unexpected stored packets after the restart; got %d rows, %d call ids; want %d each", rows, distinct, received)
+	}
+	hv.signal(t, syscall.SIGTERM, 15*time.Second)
 }
