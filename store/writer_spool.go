@@ -135,16 +135,16 @@ func (w *Writer) replay(ctx context.Context) {
 func (w *Writer) replayBatch(ctx context.Context, pkts []hepvault.Packet, mayBeStored bool) error {
 	var err error
 	if mayBeStored {
-		_, err = w.WriteBatchOnce(ctx, pkts)
+		err = w.writeOnceBounded(ctx, pkts)
 	} else {
-		err = w.WriteBatch(ctx, pkts)
+		err = w.writeBounded(ctx, pkts)
 	}
 	if err == nil || errors.Is(err, hepvault.ErrUnavailable) || ctx.Err() != nil {
 		return err
 	}
 	w.log.Error("spooled batch refused; writing it row by row", "packets", len(pkts), "err", err)
 	for i := range pkts {
-		if _, err := w.WriteBatchOnce(ctx, pkts[i:i+1]); err != nil {
+		if err := w.writeOnceBounded(ctx, pkts[i:i+1]); err != nil {
 			if errors.Is(err, hepvault.ErrUnavailable) || ctx.Err() != nil {
 				return err
 			}

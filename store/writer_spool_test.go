@@ -143,6 +143,27 @@ func TestWriter_SpoolsWhileDatabaseAway(t *testing.T) {
 	}
 }
 
+func TestWriter_SpoolsWhileDatabaseHangs(t *testing.T) {
+	db, proxy, dsn := openProxied(t)
+	sp := openSpool(t, t.TempDir(), 0)
+	cfg := fastWriterConfig(sp)
+	cfg.WriteTimeout = 200 * time.Millisecond
+	w := store.NewWriter(db, cfg)
+	in, stop := runWriter(t, w, context.Background())
+
+	proxy.Stall()
+	send(in, calls("hung", 300))
+	waitFor(t, "300 packets spooled", func() bool { return w.Stats().Spooled == 300 })
+	proxy.Restore()
+	waitFor(t, "the spool replayed", func() bool { return sp.Empty() })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if rows, distinct := countStored(t, dsn); rows != 300 || distinct != 300 {
+		t.Fatalf("unexpected stored packets; got %d rows, %d call ids; want 300, 300", rows, distinct)
+	}
+}
+
 func TestWriter_ReplaysSpoolLeftByLastRun(t *testing.T) {
 	db, _, dsn := openProxied(t)
 	dir := t.TempDir()
