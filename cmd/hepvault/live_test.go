@@ -139,8 +139,21 @@ func liveExercise(t *testing.T, hepTransport string) {
 
 	// The whole run: each message Kamailio mirrored is stored once.
 	checkSameMessages(t, stored, msgs)
-	if n := metric(t, s, "hepvault_dropped_total{reason=\"auth\"}"); n != 0 {
-		t.Fatalf("unexpected auth drops without a key: %d", n)
+	// It came as HEPv3 from this Kamailio, over the transport asked for.
+	other := map[string]string{"udp": "tcp", "tcp": "udp"}[hepTransport]
+	for sample, want := range map[string]uint64{
+		`hepvault_received_total{transport="` + hepTransport + `"}`: uint64(len(msgs)),
+		`hepvault_received_total{transport="` + other + `"}`:        0,
+		"hepvault_queued_total":                                     uint64(len(msgs)),
+	} {
+		if n := metric(t, s, sample); n != want {
+			t.Fatalf("unexpected %s; got %d; want %d", sample, n, want)
+		}
+	}
+	for _, p := range stored {
+		if p.HEPVersion != 3 || p.CaptureID != 2001 {
+			t.Fatalf("unexpected envelope: HEP version %d, capture id %d; want 3 and 2001 (kamailio.cfg)", p.HEPVersion, p.CaptureID)
+		}
 	}
 }
 
