@@ -26,11 +26,16 @@ func Require(t *testing.T) {
 			missing, pkgs = append(missing, p.name), append(pkgs, p.pkg)
 		}
 	}
-	if len(missing) == 0 {
+	var msg string
+	switch {
+	case len(missing) > 0:
+		msg = "live test needs " + strings.Join(missing, ", ") + " (Debian: apt-get install " +
+			strings.Join(uniq(pkgs), " ") + ", or run scripts/deps.sh)"
+	case !canCapture():
+		msg = "live test needs to capture on lo: run it as root, or give dumpcap cap_net_raw,cap_net_admin"
+	default:
 		return
 	}
-	msg := "live test needs " + strings.Join(missing, ", ") + " (Debian: apt-get install " +
-		strings.Join(uniq(pkgs), " ") + ", or run scripts/deps.sh)"
 	if os.Getenv(RequireEnv) != "" {
 		t.Fatalf("%s; %s is set, so this is a failure", msg, RequireEnv)
 	}
@@ -69,4 +74,17 @@ func uniq(s []string) []string {
 		}
 	}
 	return out
+}
+
+// canCapture reports whether dumpcap may open lo: root may; anyone else
+// only when dumpcap has the capabilities (Debian asks at install).
+func canCapture() bool {
+	if os.Geteuid() == 0 {
+		return true
+	}
+	path, err := lookPath("dumpcap")
+	if err != nil {
+		return false
+	}
+	return exec.Command(path, "-i", "lo", "-L").Run() == nil
 }
