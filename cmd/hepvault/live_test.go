@@ -48,7 +48,7 @@ func TestLive_Kamailio(t *testing.T) {
 }
 
 func kamailioConfig(t *testing.T) string {
-	return filepath.Join(filepath.Dir(fixture.Dir(t)), "testdata", "kamailio", "kamailio.cfg")
+	return filepath.Join(fixture.Dir(t), "kamailio", "kamailio.cfg")
 }
 
 func sippFor(t *testing.T, k *livetest.Kamailio) livetest.SIPp {
