@@ -29,6 +29,10 @@ type Config struct {
 	MaxFrame int
 	// TCPIdleTimeout closes a connection that sends nothing for this long.
 	TCPIdleTimeout time.Duration
+	// TCPMaxConns caps the TCP connections open at once; more are refused.
+	TCPMaxConns int
+	// Allow lists the source networks that may send HEP; empty allows all.
+	Allow AllowList
 	// AuthKey, when not empty, is the HEP auth key (chunk 0x000e) a packet
 	// must carry to be stored; the others are dropped with ReasonAuth.
 	AuthKey []byte
@@ -40,7 +44,7 @@ func DefaultConfig() Config {
 	return Config{
 		UDPAddr: ":9060", TCPAddr: ":9060", UDPReaders: 2, UDPReadBuffer: 16 << 20,
 		QueueSize: 1 << 16, MaxFrame: hep.MaxV3Len, TCPIdleTimeout: 5 * time.Minute,
-		Logger: slog.Default(),
+		TCPMaxConns: 1024, Logger: slog.Default(),
 	}
 }
 
@@ -80,6 +84,9 @@ func New(cfg Config) *Collector {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = def.Logger
+	}
+	if cfg.TCPMaxConns <= 0 {
+		cfg.TCPMaxConns = def.TCPMaxConns
 	}
 	return &Collector{
 		cfg: cfg, log: cfg.Logger, badLog: newRateLog(cfg.Logger, 10*time.Second),
