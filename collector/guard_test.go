@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -103,6 +104,22 @@ func TestCollector_UDPReadBufferGrantedOrWarned(t *testing.T) {
 	if !strings.Contains(prom.String(), "hepvault_udp_receive_buffer_bytes "+strconv.Itoa(got)+"\n") ||
 		!strings.Contains(prom.String(), "hepvault_udp_kernel_drops_total 0\n") {
 		t.Fatalf("metrics lack the UDP socket figures:\n%s", prom.String())
+	}
+}
+
+// TestCollector_UDPReadBufferCappedWarns asks for more than any kernel
+// grants (even SO_RCVBUFFORCE stops at INT_MAX/2), so the warning shows.
+func TestCollector_UDPReadBufferCappedWarns(t *testing.T) {
+	var logs logBuffer
+	const want = math.MaxInt32
+	c := startCollector(t, Config{UDPAddr: "127.0.0.1:0", UDPReadBuffer: want, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	got := c.Metrics().UDPReadBuffer()
+	if got >= want || got <= 0 {
+		t.Fatalf("unexpected granted buffer %d for %d asked", got, want)
+	}
+	line := logs.String()
+	if !strings.Contains(line, "net.core.rmem_max") || !strings.Contains(line, "granted_bytes="+strconv.Itoa(got)) {
+		t.Fatalf("no warning naming net.core.rmem_max and the granted size; log: %s", line)
 	}
 }
 
