@@ -32,8 +32,11 @@ type Config struct {
 	// TCPMaxConns caps the TCP connections open at once; more are refused.
 	TCPMaxConns int
 	// Allow lists the source networks that may send HEP; empty allows all.
-	Allow  AllowList
-	Logger *slog.Logger
+	Allow AllowList
+	// AuthKey, when not empty, is the HEP auth key (chunk 0x000e) a packet
+	// must carry to be stored; the others are dropped with ReasonAuth.
+	AuthKey []byte
+	Logger  *slog.Logger
 }
 
 // DefaultConfig returns the settings hepvault runs with unless told otherwise.
@@ -175,6 +178,12 @@ func (w *worker) handle(buf []byte, recv time.Time) {
 		return
 	}
 	hp := &w.hp
+	if !c.authorized(hp) {
+		c.metrics.drop(ReasonAuth)
+		c.badLog.Warn("auth", "HEP packet without the right auth key; dropped", "hep_version", hp.Version,
+			"capture_id", hp.CaptureID, "key_present", len(hp.AuthKey) > 0)
+		return
+	}
 	if hp.VendorChunks > 0 {
 		c.metrics.VendorChunks.Add(uint64(hp.VendorChunks))
 	}

@@ -23,11 +23,13 @@ const (
 	ReasonNotSIP     // HEP payload type other than SIP (RTCP, logs, ...)
 	ReasonQueueFull  // the writer is behind: the queue was full
 	ReasonNotAllowed // UDP source not in the allow list
+	ReasonAuth       // an auth key is required and the packet lacks it or carries another
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
-	"short_packet", "not_hep", "bad_length", "bad_chunk", "no_payload", "inflate", "not_sip", "queue_full", "not_allowed",
+	"short_packet", "not_hep", "bad_length", "bad_chunk", "no_payload", "inflate", "not_sip", "queue_full",
+	"not_allowed", "auth",
 }
 
 func (r Reason) String() string { return reasonNames[r] }

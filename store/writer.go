@@ -113,8 +113,15 @@ func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
 
 func (w *Writer) writeWithRetry(ctx context.Context, batch []hepvault.Packet) error {
 	wait := w.cfg.RetryInterval
-	for {
-		err := w.WriteBatch(ctx, batch)
+	for attempt := 0; ; attempt++ {
+		var err error
+		if attempt == 0 {
+			err = w.WriteBatch(ctx, batch)
+		} else {
+			// The failed attempt may have committed before the connection
+			// broke; only the packets not stored yet are written.
+			_, err = w.WriteBatchOnce(ctx, batch)
+		}
 		if err == nil {
 			return nil
 		}
@@ -151,11 +158,7 @@ func (w *Writer) writeOneByOne(ctx context.Context, batch []hepvault.Packet) err
 // WriteBatch writes packets in one COPY, making any partitions their days need.
 func (w *Writer) WriteBatch(ctx context.Context, pkts []hepvault.Packet) error {
 	start := time.Now()
-	days := map[time.Time]struct{}{}
-	for i := range pkts {
-		days[pkts[i].CapturedAt.UTC().Truncate(day)] = struct{}{}
-	}
-	if err := w.db.parts.ensureFor(ctx, start, days); err != nil {
+	if err := w.ensurePartitions(ctx, start, pkts); err != nil {
 		return err
 	}
 	n, err := w.db.pool.CopyFrom(ctx, pgx.Identifier{"packets"}, packetColumns, &packetRows{pkts: pkts, i: -1})
@@ -166,4 +169,13 @@ func (w *Writer) WriteBatch(ctx context.Context, pkts []hepvault.Packet) error {
 	w.batches.Add(1)
 	w.lastFlushNanos.Store(int64(time.Since(start)))
 	return nil
+}
+
+// ensurePartitions makes the partitions of the days pkts fall on.
+func (w *Writer) ensurePartitions(ctx context.Context, now time.Time, pkts []hepvault.Packet) error {
+	days := map[time.Time]struct{}{}
+	for i := range pkts {
+		days[pkts[i].CapturedAt.UTC().Truncate(day)] = struct{}{}
+	}
+	return w.db.parts.ensureFor(ctx, now, days)
 }

@@ -23,6 +23,8 @@ type serveConfig struct {
 	HEPTCP   string
 	HTTP     string
 	LogLevel string
+	// HEPAuthKey, when set, is the HEP auth key a packet must carry to be stored.
+	HEPAuthKey string
 	// ShutdownTimeout bounds the final flush on exit.
 	ShutdownTimeout time.Duration
 	Guard           guardConfig
@@ -35,6 +37,7 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	fs.StringVar(&cfg.DataDir, "data-dir", envDefault(getenv, "HEPVAULT_DATA_DIR", "./hepvault-data"), "data folder of the embedded PostgreSQL (env HEPVAULT_DATA_DIR)")
 	fs.StringVar(&cfg.HEPUDP, "hep-udp", envDefault(getenv, "HEPVAULT_HEP_UDP", ":9060"), "UDP address for HEP; empty disables (env HEPVAULT_HEP_UDP)")
 	fs.StringVar(&cfg.HEPTCP, "hep-tcp", envDefault(getenv, "HEPVAULT_HEP_TCP", ":9060"), "TCP address for HEP; empty disables (env HEPVAULT_HEP_TCP)")
+	fs.StringVar(&cfg.HEPAuthKey, "hep-auth-key", getenv("HEPVAULT_HEP_AUTH_KEY"), "store only HEPv3 packets carrying this auth key (Kamailio siptrace auth_key); others are dropped and counted (env HEPVAULT_HEP_AUTH_KEY, better than the flag: ps shows flags)")
 	fs.StringVar(&cfg.HTTP, "http", envDefault(getenv, "HEPVAULT_HTTP", "127.0.0.1:9080"), "address of the HTTP API (env HEPVAULT_HTTP)")
 	fs.StringVar(&cfg.LogLevel, "log-level", envDefault(getenv, "HEPVAULT_LOG_LEVEL", "info"), "debug, info, warn or error (env HEPVAULT_LOG_LEVEL)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long the final flush may take on exit")
@@ -90,23 +93,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 			s.closeStorage()
 		}
 	}()
-	dsn := cfg.DB
-	if dsn == "" {
-		pcfg := pgembed.DefaultConfig()
-		pcfg.DataDir, pcfg.Logger = cfg.DataDir, log
-		log.Info("no --db given: starting the embedded PostgreSQL", "data_dir", cfg.DataDir)
-		if s.pg, err = pgembed.Start(ctx, pcfg); err != nil {
-			return nil, fmt.Errorf("embedded PostgreSQL in %s: %w", cfg.DataDir, err)
-		}
-		dsn = s.pg.DSN()
-	}
-	scfg := store.DefaultConfig()
-	scfg.DSN, scfg.Logger = dsn, log
-	if s.db, err = store.Open(ctx, scfg); err != nil {
-		return nil, fmt.Errorf("database unreachable: %w", err)
-	}
-	if _, err = s.db.Migrate(ctx); err != nil {
-		return nil, fmt.Errorf("migrating the database: %w", err)
+	if s.db, s.pg, err = openStorage(ctx, cfg.DB, cfg.DataDir, log); err != nil {
+		return nil, err
 	}
 	if err = s.db.EnsurePartitions(ctx, time.Now()); err != nil {
 		return nil, err
@@ -122,6 +110,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		s.httpLn.Close()
 		return nil, err
 	}
+	ccfg.AuthKey = []byte(cfg.HEPAuthKey)
 	s.col = collector.New(ccfg)
 	if err = s.col.Start(ctx); err != nil {
 		s.httpLn.Close()
@@ -147,7 +136,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 			s.failed <- fmt.Errorf("HTTP API: %w", err)
 		}
 	}()
-	log.Info("hepvault is running", "http", s.httpLn.Addr().String(), "hep_udp", addrString(s.col.UDPAddr()), "hep_tcp", addrString(s.col.TCPAddr()))
+	log.Info("hepvault is running", "http", s.httpLn.Addr().String(), "hep_udp", addrString(s.col.UDPAddr()), "hep_tcp", addrString(s.col.TCPAddr()),
+		"hep_auth_key_required", cfg.HEPAuthKey != "")
 	return s, nil
 }
 
@@ -196,18 +186,7 @@ func (s *server) shutdown() error {
 	return err
 }
 
-func (s *server) closeStorage() {
-	if s.db != nil {
-		s.db.Close()
-	}
-	if s.pg != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := s.pg.Stop(ctx); err != nil {
-			s.log.Warn("embedded PostgreSQL did not stop cleanly", "err", err)
-		}
-	}
-}
+func (s *server) closeStorage() { closeStorage(s.db, s.pg, s.log) }
 
 // metricsSet writes the collector's and the writer's counters together.
 type metricsSet struct {
