@@ -385,3 +385,16 @@ func TestCollector_TCPManyAgentsAndBadOnes(t *testing.T) {
 		t.Fatalf("unexpected counts; dropped %d, queued %d", m.DroppedTotal(), m.Queued.Load())
 	}
 }
+
+// TestCollector_UDPKernelDropsIPv6 finds the drop counter of an IPv6 socket
+// too (/proc/net/udp6).
+func TestCollector_UDPKernelDropsIPv6(t *testing.T) {
+	c := New(Config{UDPAddr: "[::1]:0"})
+	if err := c.Start(t.Context()); err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	defer c.Stop()
+	if n, err := c.Metrics().UDPKernelDrops(); err != nil || n != 0 {
+		t.Fatalf("unexpected kernel drops of a fresh IPv6 socket; got %d, %v; want 0", n, err)
+	}
+}
