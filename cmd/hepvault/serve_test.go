@@ -32,7 +32,7 @@ func startTestServerWith(t *testing.T, edit func(*serveConfig)) *server {
 	t.Helper()
 	cfg := serveConfig{
 		DB: storetest.NewDatabase(t), HEPUDP: "127.0.0.1:0", HEPTCP: "127.0.0.1:0", HTTP: "127.0.0.1:0",
-		ShutdownTimeout: 20 * time.Second,
+		ShutdownTimeout: 20 * time.Second, SpoolDir: t.TempDir(), SpoolMaxBytes: 1 << 30,
 	}
 	if edit != nil {
 		edit(&cfg)
