@@ -107,6 +107,10 @@ func TestServe_TokenAndAllowList(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"query", "--server", s.url(""), "--token", "tok-123", "--limit", "1"}, func(string) string { return "" }, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "#1 ") {
+		t.Fatalf("query --token: unexpected result %v:\n%s", err, out.String())
+	}
 	resp, err = http.Get(s.url("/healthz"))
 	if err != nil {
 		t.Fatal(err)
