@@ -27,7 +27,7 @@ var (
 	macB = net.HardwareAddr{0, 1, 2, 3, 4, 6}
 )
 
-func serialize(t *testing.T, ls ...gopacket.SerializableLayer) []byte {
+func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
 	t.Helper()
 	buf := gopacket.NewSerializeBuffer()
 	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
@@ -66,7 +66,7 @@ func tcpFrame(t *testing.T, src, dst netip.AddrPort, seq uint32, fl tcpFlags, pa
 }
 
 // writePcap writes recs as a classic pcap of link type lt.
-func writePcap(t *testing.T, lt layers.LinkType, recs []rec) []byte {
+func writePcap(t testing.TB, lt layers.LinkType, recs []rec) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	w := pcapgo.NewWriter(&b)
@@ -86,7 +86,7 @@ func writePcap(t *testing.T, lt layers.LinkType, recs []rec) []byte {
 }
 
 // writePcapNG writes recs as pcapng with one interface of link type lt.
-func writePcapNG(t *testing.T, lt layers.LinkType, recs []rec) []byte {
+func writePcapNG(t testing.TB, lt layers.LinkType, recs []rec) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	w, err := pcapgo.NewNgWriter(&b, lt)
@@ -105,7 +105,7 @@ func writePcapNG(t *testing.T, lt layers.LinkType, recs []rec) []byte {
 }
 
 // readRecs reads a pcap's records.
-func readRecs(t *testing.T, data []byte) []rec {
+func readRecs(t testing.TB, data []byte) []rec {
 	t.Helper()
 	r, err := pcapgo.NewReader(bytes.NewReader(data))
 	if err != nil {
@@ -122,7 +122,7 @@ func readRecs(t *testing.T, data []byte) []rec {
 }
 
 // rewrap replaces each Ethernet frame's link header by another link type's.
-func rewrap(t *testing.T, recs []rec, header func(ip []byte) []byte) []rec {
+func rewrap(t testing.TB, recs []rec, header func(ip []byte) []byte) []rec {
 	t.Helper()
 	out := make([]rec, len(recs))
 	for i, r := range recs {

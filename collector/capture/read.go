@@ -213,6 +213,10 @@ type meta struct {
 func (rd *reader) ip(pkt []byte, ts time.Time) {
 	st := &rd.stats
 	rd.fb = false
+	if len(pkt) == 0 {
+		st.Skipped[ReasonTruncated]++
+		return
+	}
 	var (
 		proto    layers.IPProtocol
 		payload  []byte
