@@ -217,7 +217,7 @@ func (im *importer) summary(w io.Writer, failed int, took time.Duration) {
 		}
 	}
 	if !t.First.IsZero() {
-		fmt.Fprintf(w, "packet times         %s to %s\n", t.First.UTC().Format(time.RFC3339Nano), t.Last.UTC().Format(time.RFC3339Nano))
+		fmt.Fprintf(w, "packet times         %s to %s\n", t.First.UTC().Format(microTime), t.Last.UTC().Format(microTime))
 	}
 }
 
@@ -232,3 +232,5 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%d B", n)
 }
+
+const microTime = "2006-01-02T15:04:05.000000Z07:00"
