@@ -179,7 +179,8 @@ func (p *progress) report(st capture.Stats) {
 		return
 	}
 	now := time.Now()
-	if now.Sub(p.start) < time.Second { // small files: the summary is enough
+	// Small files, and the end of a file: the summary says it all.
+	if now.Sub(p.start) < time.Second || (p.size > 0 && st.Bytes >= p.size) {
 		return
 	}
 	var tenth int64
