@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -207,5 +208,28 @@ func TestRead_IDs(t *testing.T) {
 	again, _, _ := readAll(t, writePcap(t, layers.LinkTypeEthernet, recs))
 	if again[3].ID != got[3].ID {
 		t.Fatalf("the repeated datagram's id changed: %d, then %d", got[3].ID, again[3].ID)
+	}
+}
+
+// TestRead_PcapNGHugeRecord: a packet block claiming gigabytes is corrupt,
+// found before anything is allocated for it.
+func TestRead_PcapNGHugeRecord(t *testing.T) {
+	recs := readRecs(t, readFixture(t, fixture.SIPPcap))[:5]
+	data := writePcapNG(t, layers.LinkTypeEthernet, recs)
+	// The last block is an enhanced packet block: its captured length is
+	// at offset 20 of the block; the block's length is its last 4 bytes.
+	last := len(data) - int(binary.LittleEndian.Uint32(data[len(data)-4:]))
+	binary.LittleEndian.PutUint32(data[last+20:], 0x80000000)
+	got, st, err := readAll(t, data)
+	if !errors.Is(err, capture.ErrCorrupt) {
+		t.Fatalf("unexpected error %v; want ErrCorrupt", err)
+	}
+	if st.Records != 4 || len(got) != 4 {
+		t.Fatalf("unexpected records before the corrupt one; got %d records, %d messages; want 4, 4", st.Records, len(got))
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if ms.TotalAlloc > 1<<30 {
+		t.Fatalf("read allocated %d bytes", ms.TotalAlloc)
 	}
 }
