@@ -3,20 +3,23 @@ package store
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/hepvault/hepvault"
+	"github.com/hepvault/hepvault/collector/sip"
 	"github.com/jackc/pgx/v5"
 )
 
 // MaxLimit caps how many packets one query returns.
 const MaxLimit = 10000
 
-const selectColumns = `captured_at, id, received_at, capture_id, hep_version, proto_type, transport,
-	src_ip, src_port, dst_ip, dst_port, kind, invalid_reason, method, request_uri, status_code, reason,
-	call_id, cseq, cseq_method, from_uri, from_tag, to_uri, to_tag, via_branch, user_agent, contact,
-	content_type, correlation_id, raw`
+const selectColumns = `captured_at, id, received_at, capture_id, src_port, dst_port,
+	hep_version, proto_type, transport, kind, status_code, src_ip, dst_ip, method, invalid_reason,
+	correlation_id, request_uri, reason, call_id, cseq, cseq_method, from_uri, from_tag, to_uri, to_tag,
+	via_branch, user_agent, contact, content_type, raw`
 
 // Packets returns the packets f selects in (capture time, arrival) order, at
 // most f.Limit of them, and whether more remain after the last one.
@@ -25,11 +28,7 @@ func (db *DB) Packets(ctx context.Context, f hepvault.Filter) ([]hepvault.Packet
 	if limit <= 0 || limit > MaxLimit {
 		limit = MaxLimit
 	}
-	var q query
-	q.where(f)
-	sql := `SELECT ` + selectColumns + ` FROM packets` + q.clause() +
-		` ORDER BY captured_at, id LIMIT ` + strconv.Itoa(limit+1)
-	pkts, err := db.collect(ctx, sql, q.args)
+	pkts, err := db.find(ctx, f, limit+1)
 	if err != nil {
 		return nil, false, err
 	}
@@ -44,6 +43,39 @@ func (db *DB) Packets(ctx context.Context, f hepvault.Filter) ([]hepvault.Packet
 func (db *DB) Call(ctx context.Context, callID string) ([]hepvault.Packet, error) {
 	pkts, _, err := db.Packets(ctx, hepvault.Filter{CallID: callID, Limit: MaxLimit})
 	return pkts, err
+}
+
+// find returns up to n packets that f selects, in order. A Call-ID filter
+// matches the call hash in SQL; a packet of another Call-ID with the same
+// hash (rare: 64 bits) is dropped here, and the search goes on after it so
+// that n packets come back when n exist.
+func (db *DB) find(ctx context.Context, f hepvault.Filter, n int) ([]hepvault.Packet, error) {
+	var out []hepvault.Packet
+	for {
+		var q query
+		q.where(f)
+		want := n - len(out)
+		sql := `SELECT ` + selectColumns + ` FROM packets` + q.clause() +
+			` ORDER BY captured_at, id LIMIT ` + strconv.Itoa(want)
+		pkts, err := db.collect(ctx, sql, q.args)
+		if err != nil {
+			return nil, err
+		}
+		if f.CallID == "" {
+			return pkts, nil
+		}
+		fetched := len(pkts)
+		var last hepvault.Position
+		if fetched > 0 {
+			last = hepvault.Position{CapturedAt: pkts[fetched-1].CapturedAt, ID: pkts[fetched-1].ID}
+		}
+		pkts = slices.DeleteFunc(pkts, func(p hepvault.Packet) bool { return p.CallID != f.CallID })
+		out = append(out, pkts...)
+		if fetched < want || len(pkts) == fetched {
+			return out, nil
+		}
+		f.After = &last
+	}
 }
 
 // query builds a WHERE clause whose values all travel as parameters.
@@ -80,7 +112,7 @@ func (q *query) where(f hepvault.Filter) {
 		q.add("status_code = ?", int16(f.Status))
 	}
 	if f.CallID != "" {
-		q.add("call_id = ?", f.CallID)
+		q.add("call_hash = ?", CallHash(f.CallID))
 	}
 	if f.SrcIP.IsValid() {
 		q.add("src_ip = ?", f.SrcIP)
@@ -105,53 +137,93 @@ func (db *DB) collect(ctx context.Context, sql string, args []any) ([]hepvault.P
 	if err != nil {
 		return nil, interpretError("query packets", err)
 	}
-	pkts, err := pgx.CollectRows(rows, scanPacket)
+	var m sip.Message
+	pkts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (hepvault.Packet, error) {
+		return scanPacket(row, &m)
+	})
 	if err != nil {
 		return nil, interpretError("read packets", err)
 	}
 	return pkts, nil
 }
 
-func scanPacket(row pgx.CollectableRow) (hepvault.Packet, error) {
+// headerColumns are the header fields as stored: NULL (nil) for "parse raw".
+type headerColumns struct {
+	requestURI, reason, callID, cseqMethod, fromURI, fromTag *string
+	toURI, toTag, via, userAgent, contact, contentType       *string
+	cseq                                                     *int64
+}
+
+func scanPacket(row pgx.CollectableRow, m *sip.Message) (hepvault.Packet, error) {
 	var (
-		p                                    hepvault.Packet
-		captureID, cseq                      *int64
-		hepVersion, protoType, transport     int16
-		kind                                 int16
-		status                               *int16
-		srcPort, dstPort                     int32
-		srcIP, dstIP                         netip.Addr
-		invalid, method, ruri, reason        *string
-		callID, cseqMethod, fromURI, fromTag *string
-		toURI, toTag, via, ua, contact, ct   *string
-		corr                                 *string
+		p                                hepvault.Packet
+		captureID                        int64
+		hepVersion, protoType, transport int16
+		kind                             int16
+		status                           *int16
+		srcPort, dstPort                 int32
+		srcIP, dstIP                     netip.Addr
+		invalid, method, corr            *string
+		h                                headerColumns
 	)
-	err := row.Scan(&p.CapturedAt, &p.ID, &p.ReceivedAt, &captureID, &hepVersion, &protoType, &transport,
-		&srcIP, &srcPort, &dstIP, &dstPort, &kind, &invalid, &method, &ruri, &status, &reason,
-		&callID, &cseq, &cseqMethod, &fromURI, &fromTag, &toURI, &toTag, &via, &ua, &contact,
-		&ct, &corr, &p.Raw)
+	err := row.Scan(&p.CapturedAt, &p.ID, &p.ReceivedAt, &captureID, &srcPort, &dstPort,
+		&hepVersion, &protoType, &transport, &kind, &status, &srcIP, &dstIP, &method, &invalid,
+		&corr, &h.requestURI, &h.reason, &h.callID, &h.cseq, &h.cseqMethod, &h.fromURI, &h.fromTag, &h.toURI, &h.toTag,
+		&h.via, &h.userAgent, &h.contact, &h.contentType, &p.Raw)
 	if err != nil {
 		return p, err
 	}
 	p.CapturedAt = p.CapturedAt.UTC()
 	p.ReceivedAt = p.ReceivedAt.UTC()
-	if captureID != nil {
-		p.CaptureID = uint32(*captureID)
-	}
+	p.CaptureID = uint32(captureID)
 	p.HEPVersion, p.ProtoType, p.Transport = uint8(hepVersion), uint8(protoType), hepvault.Transport(transport)
 	p.SrcIP, p.SrcPort, p.DstIP, p.DstPort = srcIP, uint16(srcPort), dstIP, uint16(dstPort)
 	p.Kind = hepvault.Kind(kind)
 	if status != nil {
 		p.StatusCode = int(*status)
 	}
-	if cseq != nil {
-		p.CSeq = uint32(*cseq)
-	}
-	p.InvalidReason, p.Method, p.RequestURI, p.Reason = str(invalid), str(method), str(ruri), str(reason)
-	p.CallID, p.CSeqMethod, p.FromURI, p.FromTag = str(callID), str(cseqMethod), str(fromURI), str(fromTag)
-	p.ToURI, p.ToTag, p.ViaBranch, p.UserAgent = str(toURI), str(toTag), str(via), str(ua)
-	p.Contact, p.ContentType, p.CorrelationID = str(contact), str(ct), str(corr)
+	p.InvalidReason, p.Method, p.CorrelationID = str(invalid), str(method), str(corr)
+	fillHeaders(&p, m, &h)
 	return p, nil
+}
+
+// fillHeaders sets the header fields of p: the stored value where there is
+// one, otherwise what parsing p.Raw gives, as the collector parsed it when
+// the packet arrived. The parsed strings share one copy of raw.
+func fillHeaders(p *hepvault.Packet, m *sip.Message, h *headerColumns) {
+	sip.Parse(p.Raw, m) // an invalid message still yields what was read before the error
+	raw := string(p.Raw)
+	field := func(stored *string, parsed []byte) string {
+		if stored != nil {
+			return *stored
+		}
+		return cleanText(substring(raw, p.Raw, parsed))
+	}
+	p.RequestURI, p.Reason = field(h.requestURI, m.RequestURI), field(h.reason, m.Reason)
+	p.CallID, p.CSeqMethod = field(h.callID, m.CallID), field(h.cseqMethod, m.CSeqMethod)
+	p.FromURI, p.FromTag = field(h.fromURI, m.FromURI), field(h.fromTag, m.FromTag)
+	p.ToURI, p.ToTag, p.ViaBranch = field(h.toURI, m.ToURI), field(h.toTag, m.ToTag), field(h.via, m.ViaBranch)
+	p.UserAgent, p.Contact = field(h.userAgent, m.UserAgent), field(h.contact, m.Contact)
+	p.ContentType = field(h.contentType, m.ContentType)
+	if h.cseq != nil {
+		p.CSeq = uint32(*h.cseq)
+	} else {
+		p.CSeq = effectiveCSeq(m.CSeqNum, string(m.CSeqMethod))
+	}
+}
+
+// substring returns b, a slice of orig, as the same bytes of s (a string
+// copy of orig) without copying; b outside orig (a folded header the parser
+// joined in its own buffer) is copied.
+func substring(s string, orig, b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b))) - uintptr(unsafe.Pointer(unsafe.SliceData(orig)))
+	if start < uintptr(len(orig)) && start+uintptr(len(b)) <= uintptr(len(orig)) {
+		return s[start : start+uintptr(len(b))]
+	}
+	return string(b)
 }
 
 // str reads a nullable text column: NULL is stored for "".

@@ -23,7 +23,8 @@ into PostgreSQL and answers what the first N packets of a time window were.
 
 Usage:
   hepvault serve   [--db DSN] [--data-dir DIR] [--hep-udp ADDR] [--hep-tcp ADDR] [--http ADDR]
-  hepvault query   [--server URL] [--from T] [--to T] [--limit N] [filters] [--json]
+                   [--api-token TOKEN] [--hep-allow CIDR,...] [--hep-auth-key KEY]
+  hepvault query   [--server URL] [--token TOKEN] [--from T] [--to T] [--limit N] [filters] [--json]
   hepvault migrate --db DSN
   hepvault import  [--db DSN | --data-dir DIR] FILE...   (pcap/pcapng of SIP or HEP)
 

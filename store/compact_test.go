@@ -1,0 +1,227 @@
+package store
+
+import (
+	"context"
+	"io/fs"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/hepvault/hepvault"
+	"github.com/hepvault/hepvault/migrations"
+	"github.com/hepvault/hepvault/store/storetest"
+	"github.com/jackc/pgx/v5"
+)
+
+func openRaw(t *testing.T) (*DB, *pgx.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	cfg := DefaultConfig()
+	cfg.DSN = storetest.NewDatabase(t)
+	db, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	conn, err := pgx.Connect(ctx, cfg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return db, conn
+}
+
+// migrationsBefore returns the embedded migrations older than version.
+func migrationsBefore(t *testing.T, version string) fs.FS {
+	t.Helper()
+	names, err := fs.Glob(migrations.FS, "*.up.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := fstest.MapFS{}
+	for _, n := range names {
+		if n < version {
+			b, _ := fs.ReadFile(migrations.FS, n)
+			m[n] = &fstest.MapFile{Data: b}
+		}
+	}
+	return m
+}
+
+const inviteRaw = "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKx1\r\n" +
+	"From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:bob@example.com>\r\nCall-ID: mig-1@10.0.0.1\r\n" +
+	"CSeq: 7 INVITE\r\nUser-Agent: phone\r\nContent-Length: 0\r\n\r\n"
+
+// Rows stored before the compact table read back the same after it.
+func TestMigrateCompact_KeepsStoredRows(t *testing.T) {
+	db, conn := openRaw(t)
+	ctx := context.Background()
+	if _, err := db.migrate(ctx, migrationsBefore(t, "0004")); err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().UTC().Truncate(24 * time.Hour)
+	if err := db.EnsurePartitions(ctx, day); err != nil {
+		t.Fatal(err)
+	}
+	at := day.Add(time.Hour)
+	old := day.AddDate(-1, 0, 0) // lands in the default partition
+	// The old layout stored every field as a column, NULL for "".
+	_, err := conn.Exec(ctx, `INSERT INTO packets (captured_at, id, received_at, capture_id, hep_version, proto_type,
+		transport, src_ip, src_port, dst_ip, dst_port, kind, method, request_uri, call_id, cseq, cseq_method,
+		from_uri, from_tag, to_uri, via_branch, user_agent, raw) VALUES
+		($1, 1, $1, 4242, 3, 1, 17, '10.0.0.1', 5060, '10.0.0.2', 5060, 1, 'INVITE', 'sip:bob@example.com',
+		 'mig-1@10.0.0.1', 7, 'INVITE', 'sip:alice@example.com', 'a1', 'sip:bob@example.com', 'z9hG4bKx1', 'phone', $2),
+		($3, 2, $3, 7, 2, 1, 6, '2001:db8::1', 5062, '2001:db8::2', 5060, 1, 'INVITE', 'sip:other', 'not-what-raw-says',
+		 NULL, NULL, NULL, NULL, NULL, NULL, NULL, $2)`, at, []byte(inviteRaw), old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the old layout read back: NULL was "".
+	before := []hepvault.Packet{{
+		ID: 2, CapturedAt: old, ReceivedAt: old, CaptureID: 7, HEPVersion: 2, ProtoType: 1, Transport: hepvault.TransportTCP,
+		SrcIP: netip.MustParseAddr("2001:db8::1"), SrcPort: 5062, DstIP: netip.MustParseAddr("2001:db8::2"), DstPort: 5060,
+		Kind: hepvault.KindRequest, Method: "INVITE", RequestURI: "sip:other", CallID: "not-what-raw-says", Raw: []byte(inviteRaw),
+	}, {
+		ID: 1, CapturedAt: at, ReceivedAt: at, CaptureID: 4242, HEPVersion: 3, ProtoType: 1, Transport: hepvault.TransportUDP,
+		SrcIP: netip.MustParseAddr("10.0.0.1"), SrcPort: 5060, DstIP: netip.MustParseAddr("10.0.0.2"), DstPort: 5060,
+		Kind: hepvault.KindRequest, Method: "INVITE", RequestURI: "sip:bob@example.com", CallID: "mig-1@10.0.0.1",
+		CSeq: 7, CSeqMethod: "INVITE", FromURI: "sip:alice@example.com", FromTag: "a1", ToURI: "sip:bob@example.com",
+		ViaBranch: "z9hG4bKx1", UserAgent: "phone", Raw: []byte(inviteRaw),
+	}}
+	done, err := db.Migrate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(done) == 0 || done[len(done)-1] < 4 {
+		t.Fatalf("unexpected migrations applied; got %v", done)
+	}
+	after, _, err := db.Packets(ctx, hepvault.Filter{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(after, before) {
+		t.Fatalf("unexpected packets after migrating;\ngot  %+v\nwant %+v", after, before)
+	}
+	for _, id := range []string{"mig-1@10.0.0.1", "not-what-raw-says"} {
+		got, err := db.Call(ctx, id)
+		if err != nil || len(got) != 1 || got[0].CallID != id {
+			t.Fatalf("unexpected call %q after migrating; got %+v, err %v", id, got, err)
+		}
+	}
+	var parts []string
+	rows, _ := conn.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 'packets'::regclass ORDER BY 1`)
+	parts, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) < 2 || parts[0] != "packets_default" || !strings.HasPrefix(parts[1], "packets_p") {
+		t.Fatalf("unexpected partitions after migrating; got %v", parts)
+	}
+}
+
+// Packets the collector builds store none of their header fields: they are
+// parsed from raw on read. A field that differs from raw is stored.
+func TestWrite_HeaderFieldsStoredOnlyWhenRawDisagrees(t *testing.T) {
+	db, conn := openRaw(t)
+	ctx := context.Background()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	p := hepvault.Packet{
+		ID: 1, CapturedAt: at, ReceivedAt: at, CaptureID: 1, HEPVersion: 3, ProtoType: 1, Transport: hepvault.TransportUDP,
+		SrcIP: netip.MustParseAddr("10.0.0.1"), SrcPort: 5060, DstIP: netip.MustParseAddr("10.0.0.2"), DstPort: 5060,
+		Kind: hepvault.KindRequest, Method: "INVITE", RequestURI: "sip:bob@example.com", CallID: "mig-1@10.0.0.1",
+		CSeq: 7, CSeqMethod: "INVITE", FromURI: "sip:alice@example.com", FromTag: "a1", ToURI: "sip:bob@example.com",
+		ViaBranch: "z9hG4bKx1", UserAgent: "phone", Raw: []byte(inviteRaw),
+	}
+	q := p
+	q.ID, q.FromTag, q.CSeq, q.UserAgent = 2, "changed", 8, ""
+	if err := NewWriter(db, DefaultWriterConfig()).WriteBatch(ctx, []hepvault.Packet{p, q}); err != nil {
+		t.Fatal(err)
+	}
+	var stored []string
+	rows, _ := conn.Query(ctx, `SELECT concat_ws(',', id, request_uri, reason, call_id, cseq, cseq_method, from_uri,
+		from_tag, to_uri, to_tag, via_branch, user_agent, contact, content_type) FROM packets ORDER BY id`)
+	stored, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"1", "2,8,changed,"}; !reflect.DeepEqual(stored, want) {
+		t.Fatalf("unexpected stored header columns; got %q; want %q", stored, want)
+	}
+	got, _, err := db.Packets(ctx, hepvault.Filter{CallID: p.CallID, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !reflect.DeepEqual(got[0], p) || !reflect.DeepEqual(got[1], q) {
+		t.Fatalf("unexpected packets;\ngot  %+v\nwant %+v\n     %+v", got, p, q)
+	}
+}
+
+// PostgreSQL's spelling of CallHash finds the same rows.
+func TestCallHash_SameInSQL(t *testing.T) {
+	_, conn := openRaw(t)
+	for _, id := range []string{"a84b4c76e66710@pc33.example.com", "x", "ünïcode-ID", "3c26700b-1f8d-4a11-9e4f-8b0fbd1c2d3e"} {
+		var got int64
+		err := conn.QueryRow(context.Background(), `SELECT ('x' || left(md5($1::text), 16))::bit(64)::bigint`, id).Scan(&got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := CallHash(id); got != want {
+			t.Errorf("unexpected SQL hash of %q; got %d; want %d", id, got, want)
+		}
+	}
+}
+
+// Two Call-IDs with the same hash: the lookup returns only the one asked
+// for, and still the number of packets asked for.
+func TestCall_HashCollision(t *testing.T) {
+	db, conn := openRaw(t)
+	ctx := context.Background()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	var pkts []hepvault.Packet
+	for i := range 6 {
+		callID := "wanted"
+		if i%2 == 0 {
+			callID = "other" // packets 0, 2, 4
+		}
+		raw := "OPTIONS sip:x SIP/2.0\r\nCall-ID: " + callID + "\r\n\r\n"
+		pkts = append(pkts, hepvault.Packet{ID: int64(i + 1), CapturedAt: at.Add(time.Duration(i) * time.Millisecond),
+			ReceivedAt: at, HEPVersion: 3, ProtoType: 1, Transport: hepvault.TransportUDP, Kind: hepvault.KindRequest,
+			SrcIP: netip.MustParseAddr("10.0.0.1"), DstIP: netip.MustParseAddr("10.0.0.2"),
+			Method: "OPTIONS", RequestURI: "sip:x", CallID: callID, Raw: []byte(raw)})
+	}
+	if err := NewWriter(db, DefaultWriterConfig()).WriteBatch(ctx, pkts); err != nil {
+		t.Fatal(err)
+	}
+	// Make "other" collide with "wanted".
+	if _, err := conn.Exec(ctx, `UPDATE packets SET call_hash = $1 WHERE call_hash = $2`, CallHash("wanted"), CallHash("other")); err != nil {
+		t.Fatal(err)
+	}
+	f := func(limit int, wantIDs []int64, wantMore bool) {
+		t.Helper()
+		got, more, err := db.Packets(ctx, hepvault.Filter{CallID: "wanted", Limit: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for _, p := range got {
+			ids = append(ids, p.ID)
+		}
+		if !reflect.DeepEqual(ids, wantIDs) || more != wantMore {
+			t.Fatalf("unexpected packets for limit %d; got %v more=%v; want %v more=%v", limit, ids, more, wantIDs, wantMore)
+		}
+	}
+	f(1, []int64{2}, true)
+	f(2, []int64{2, 4}, true)
+	f(3, []int64{2, 4, 6}, false)
+	f(10, []int64{2, 4, 6}, false)
+}
