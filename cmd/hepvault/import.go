@@ -80,11 +80,15 @@ func runImport(ctx context.Context, args []string, getenv env, stdout, stderr io
 	var failed []string
 	for _, path := range cfg.Files {
 		if err := im.file(path); err != nil {
-			if im.dbErr != nil {
-				return fmt.Errorf("%s: writing to the database: %w", path, im.dbErr)
-			}
+			// Interrupted, or the database failed: what was written stays,
+			// and ids make a rerun store only the rest.
 			if ctx.Err() != nil {
-				return ctx.Err()
+				im.summary(stdout, len(failed), time.Since(start))
+				return fmt.Errorf("interrupted while importing %s; run the same import again to finish (nothing is stored twice)", path)
+			}
+			if im.dbErr != nil {
+				im.summary(stdout, len(failed), time.Since(start))
+				return fmt.Errorf("%s: writing to the database: %w; run the same import again to finish (nothing is stored twice)", path, im.dbErr)
 			}
 			fmt.Fprintf(stderr, "hepvault import: %s: %v\n", path, err)
 			failed = append(failed, path)
