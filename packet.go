@@ -60,13 +60,15 @@ func ParseTransport(s string) (Transport, bool) {
 type Packet struct {
 	// ID orders packets that share a capture time by arrival; assigned by
 	// the collector, unique and increasing within one hepvault process.
+	// Packets loaded by `hepvault import` get an id derived from their
+	// content instead (collector/capture), so a second import finds them.
 	ID int64
 
 	CapturedAt time.Time // HEP timestamp (chunks 0x0009/0x000a), microseconds
-	ReceivedAt time.Time // when hepvault read it from the socket
+	ReceivedAt time.Time // when hepvault read it from the socket; imported: the capture file's time of the packet
 
 	CaptureID     uint32 // capture agent id (chunk 0x000c)
-	HEPVersion    uint8  // 1, 2 or 3
+	HEPVersion    uint8  // 1, 2 or 3; 0: not HEP, plain SIP read off the wire by `hepvault import`
 	ProtoType     uint8  // HEP payload type (chunk 0x000b); 1 is SIP
 	CorrelationID string // chunk 0x0011, when the agent sent one
 

@@ -15,6 +15,7 @@ import (
 	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/api"
 	"github.com/hepvault/hepvault/store"
+	"github.com/hepvault/hepvault/store/spool"
 	"github.com/hepvault/hepvault/store/storetest"
 )
 
@@ -233,12 +234,38 @@ func TestCall(t *testing.T) {
 }
 
 func TestHealth(t *testing.T) {
-	srv, db := newServer(t)
-	if code, body := get(t, srv, "/healthz"); code != 200 {
-		t.Fatalf("unexpected health while the database answers: %d %s", code, body)
+	_, db := newServer(t)
+	sp, err := spool.Open(spool.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer sp.Close()
+	if err := sp.Append([]hepvault.Packet{{CallID: "waiting"}}); err != nil {
+		t.Fatal(err)
+	}
+	a := api.New(db, nil, nil)
+	a.SetSpool(sp)
+	srv := httptest.NewServer(a)
+	defer srv.Close()
+	f := func(path string, wantCode int, wantDatabase string) {
+		t.Helper()
+		code, body := get(t, srv, path)
+		var h struct {
+			Status     string `json:"status"`
+			Database   string `json:"database"`
+			SpoolBytes int64  `json:"spool_bytes"`
+		}
+		if err := json.Unmarshal([]byte(body), &h); err != nil {
+			t.Fatalf("GET %s: not JSON: %v: %s", path, err, body)
+		}
+		if code != wantCode || h.Status != "ok" || h.Database != wantDatabase || h.SpoolBytes != sp.Bytes() || h.SpoolBytes == 0 {
+			t.Fatalf("GET %s: unexpected answer; got %d %s; want %d, database %s, spool_bytes %d", path, code, body, wantCode, wantDatabase, sp.Bytes())
+		}
+	}
+	f("/healthz", http.StatusOK, "up")
+	f("/readyz", http.StatusOK, "up")
 	db.Close()
-	if code, body := get(t, srv, "/healthz"); code != http.StatusServiceUnavailable {
-		t.Fatalf("unexpected health without a database: %d %s", code, body)
-	}
+	// Alive without its database: it keeps receiving into the spool.
+	f("/healthz", http.StatusOK, "down")
+	f("/readyz", http.StatusServiceUnavailable, "down")
 }

@@ -8,14 +8,51 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// handleHealth answers 200 only while the database answers.
-func (s *Server) handleHealth(c echo.Context) error {
+// Spool tells how much waits on disk for the database.
+type Spool interface {
+	Bytes() int64
+}
+
+// SetSpool makes /healthz report the spool's size.
+func (s *Server) SetSpool(sp Spool) { s.spool = sp }
+
+// health is the /healthz answer.
+type health struct {
+	Status     string `json:"status"`
+	Database   string `json:"database"` // "up" or "down"
+	SpoolBytes int64  `json:"spool_bytes"`
+	Error      string `json:"error,omitempty"` // why the database is down
+}
+
+func (s *Server) checkHealth(c echo.Context) (health, bool) {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": err.Error()})
+	h := health{Status: "ok", Database: "up"}
+	if s.spool != nil {
+		h.SpoolBytes = s.spool.Bytes()
 	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ok", "database": "ok"})
+	if err := s.store.Ping(ctx); err != nil {
+		h.Database, h.Error = "down", err.Error()
+		return h, false
+	}
+	return h, true
+}
+
+// handleHealth answers 200 whenever hepvault is alive: while the database is
+// away it keeps receiving, into the spool. The body says whether the
+// database answers.
+func (s *Server) handleHealth(c echo.Context) error {
+	h, _ := s.checkHealth(c)
+	return c.JSON(http.StatusOK, h)
+}
+
+// handleReady answers 200 only while the database answers, 503 otherwise.
+func (s *Server) handleReady(c echo.Context) error {
+	h, up := s.checkHealth(c)
+	if !up {
+		return c.JSON(http.StatusServiceUnavailable, h)
+	}
+	return c.JSON(http.StatusOK, h)
 }
 
 func (s *Server) handleMetrics(c echo.Context) error {

@@ -42,6 +42,9 @@ func (s *Server) handleCall(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := checkText("call_id", callID); err != nil {
+		return err
+	}
 	for name := range c.QueryParams() {
 		if name != "format" {
 			return invalid("unknown parameter %q", name)

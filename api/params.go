@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hepvault/hepvault"
 )
@@ -38,6 +39,11 @@ func parseFilter(q url.Values) (hepvault.Filter, error) {
 		}
 	}
 	var err error
+	for _, name := range []string{"method", "call_id"} {
+		if err := checkText(name, q.Get(name)); err != nil {
+			return f, err
+		}
+	}
 	if v := q.Get("from"); v != "" {
 		if f.From, err = hepvault.ParseTime(v); err != nil {
 			return f, fmt.Errorf("from: %w", err)
@@ -106,6 +112,15 @@ func parseFilter(q url.Values) (hepvault.Filter, error) {
 		f.CaptureID = &id
 	}
 	return f, nil
+}
+
+// checkText refuses what PostgreSQL text cannot hold (NUL, invalid UTF-8):
+// no stored value can match it, and the database would answer with an error.
+func checkText(name, v string) error {
+	if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+		return invalid("%s must be UTF-8 text without NUL bytes, not %q", name, v)
+	}
+	return nil
 }
 
 // A cursor is the position of the last packet of a page: capture time in

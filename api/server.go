@@ -27,6 +27,7 @@ type Metrics interface {
 type Server struct {
 	store   Store
 	metrics Metrics
+	spool   Spool // nil: no spool
 	log     *slog.Logger
 	echo    *echo.Echo
 }
@@ -41,6 +42,7 @@ func New(store Store, metrics Metrics, log *slog.Logger) *Server {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.GET("/healthz", s.handleHealth)
+	e.GET("/readyz", s.handleReady)
 	e.GET("/metrics", s.handleMetrics)
 	e.GET("/api/v1/packets", s.handlePackets)
 	e.GET("/api/v1/calls/:call_id", s.handleCall)

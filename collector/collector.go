@@ -29,7 +29,14 @@ type Config struct {
 	MaxFrame int
 	// TCPIdleTimeout closes a connection that sends nothing for this long.
 	TCPIdleTimeout time.Duration
-	Logger         *slog.Logger
+	// TCPMaxConns caps the TCP connections open at once; more are refused.
+	TCPMaxConns int
+	// Allow lists the source networks that may send HEP; empty allows all.
+	Allow AllowList
+	// AuthKey, when not empty, is the HEP auth key (chunk 0x000e) a packet
+	// must carry to be stored; the others are dropped with ReasonAuth.
+	AuthKey []byte
+	Logger  *slog.Logger
 }
 
 // DefaultConfig returns the settings hepvault runs with unless told otherwise.
@@ -37,7 +44,7 @@ func DefaultConfig() Config {
 	return Config{
 		UDPAddr: ":9060", TCPAddr: ":9060", UDPReaders: 2, UDPReadBuffer: 16 << 20,
 		QueueSize: 1 << 16, MaxFrame: hep.MaxV3Len, TCPIdleTimeout: 5 * time.Minute,
-		Logger: slog.Default(),
+		TCPMaxConns: 1024, Logger: slog.Default(),
 	}
 }
 
@@ -77,6 +84,9 @@ func New(cfg Config) *Collector {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = def.Logger
+	}
+	if cfg.TCPMaxConns <= 0 {
+		cfg.TCPMaxConns = def.TCPMaxConns
 	}
 	return &Collector{
 		cfg: cfg, log: cfg.Logger, badLog: newRateLog(cfg.Logger, 10*time.Second),
@@ -168,6 +178,12 @@ func (w *worker) handle(buf []byte, recv time.Time) {
 		return
 	}
 	hp := &w.hp
+	if !c.authorized(hp) {
+		c.metrics.drop(ReasonAuth)
+		c.badLog.Warn("auth", "HEP packet without the right auth key; dropped", "hep_version", hp.Version,
+			"capture_id", hp.CaptureID, "key_present", len(hp.AuthKey) > 0)
+		return
+	}
 	if hp.VendorChunks > 0 {
 		c.metrics.VendorChunks.Add(uint64(hp.VendorChunks))
 	}

@@ -20,13 +20,16 @@ const (
 	ReasonBadChunk
 	ReasonNoPayload
 	ReasonInflate
-	ReasonNotSIP    // HEP payload type other than SIP (RTCP, logs, ...)
-	ReasonQueueFull // the writer is behind: the queue was full
+	ReasonNotSIP     // HEP payload type other than SIP (RTCP, logs, ...)
+	ReasonQueueFull  // the writer is behind: the queue was full
+	ReasonNotAllowed // UDP source not in the allow list
+	ReasonAuth       // an auth key is required and the packet lacks it or carries another
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"short_packet", "not_hep", "bad_length", "bad_chunk", "no_payload", "inflate", "not_sip", "queue_full",
+	"not_allowed", "auth",
 }
 
 func (r Reason) String() string { return reasonNames[r] }
@@ -62,6 +65,7 @@ type Metrics struct {
 	VendorChunks   atomic.Uint64 // HEP chunks of other vendors, skipped
 	UnknownChunks  atomic.Uint64 // HEP chunks of unknown type, skipped
 	dropped        [numReasons]atomic.Uint64
+	guard          guardMetrics
 }
 
 // Dropped returns how many packets were dropped for reason r.
@@ -98,4 +102,5 @@ func (m *Metrics) WritePrometheus(w io.Writer) {
 	counter("hepvault_read_errors_total", "Socket read errors.", m.ReadErrors.Load())
 	counter("hepvault_hep_vendor_chunks_total", "HEP chunks of other vendors, skipped.", m.VendorChunks.Load())
 	counter("hepvault_hep_unknown_chunks_total", "HEP chunks of unknown type, skipped.", m.UnknownChunks.Load())
+	m.writeGuard(w)
 }

@@ -37,6 +37,9 @@ func (c *Collector) acceptTCP(ln net.Listener) {
 			time.Sleep(50 * time.Millisecond) // out of file descriptors: do not spin
 			continue
 		}
+		if !c.admitTCP(conn) {
+			continue
+		}
 		c.mu.Lock()
 		c.conns[conn] = struct{}{}
 		c.mu.Unlock()
@@ -78,16 +81,24 @@ func (c *Collector) serveTCP(conn net.Conn) {
 			var ne net.Error
 			switch {
 			case errors.Is(err, io.EOF), isClosed(err):
+			case errors.Is(err, hep.ErrFrameLength):
+				c.metrics.TCPBadFrames.Add(1)
+				c.metrics.guard.conn[ConnBadLength].Add(1)
+				c.badLog.Warn("tcp_bad_length", "closing HEP TCP connection: frame length impossible or over the cap", "remote", remote, "err", err, "max_frame", c.cfg.MaxFrame)
 			case errors.Is(err, hep.ErrBadFrame):
 				c.metrics.TCPBadFrames.Add(1)
+				c.metrics.guard.conn[ConnNotHEP3].Add(1)
 				c.badLog.Warn("tcp_bad_frame", "closing HEP TCP connection: stream is not HEPv3", "remote", remote, "err", err)
 			case errors.Is(err, hep.ErrPartialFrame):
 				c.metrics.TCPPartial.Add(1)
+				c.metrics.guard.conn[ConnPartial].Add(1)
 				c.badLog.Warn("tcp_partial", "HEP TCP connection ended mid-packet", "remote", remote, "buffered", fr.Buffered())
 			case errors.As(err, &ne) && ne.Timeout():
+				c.metrics.guard.conn[ConnIdle].Add(1)
 				c.log.Info("closing idle HEP TCP connection", "remote", remote, "idle_s", c.cfg.TCPIdleTimeout.Seconds())
 			default:
 				c.metrics.ReadErrors.Add(1)
+				c.metrics.guard.conn[ConnReadError].Add(1)
 				c.badLog.Warn("tcp_read", "HEP TCP read failed", "remote", remote, "err", err)
 			}
 			return

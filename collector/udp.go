@@ -14,11 +14,7 @@ func (c *Collector) listenUDP(ctx context.Context) error {
 		return fmt.Errorf("collector: listen on HEP UDP %s: %w", c.cfg.UDPAddr, err)
 	}
 	conn := pc.(*net.UDPConn)
-	if c.cfg.UDPReadBuffer > 0 {
-		if err := conn.SetReadBuffer(c.cfg.UDPReadBuffer); err != nil {
-			c.log.Warn("could not set the UDP receive buffer", "bytes", c.cfg.UDPReadBuffer, "err", err)
-		}
-	}
+	c.tuneUDP(conn)
 	c.udp = conn
 	c.log.Info("listening for HEP", "transport", "udp", "addr", conn.LocalAddr().String())
 	for i := 0; i < c.cfg.UDPReaders; i++ {
@@ -34,7 +30,7 @@ func (c *Collector) readUDP(conn *net.UDPConn) {
 	w := &worker{c: c}
 	buf := make([]byte, 64<<10)
 	for {
-		n, _, err := conn.ReadFromUDPAddrPort(buf)
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if isClosed(err) {
 				return
@@ -44,6 +40,11 @@ func (c *Collector) readUDP(conn *net.UDPConn) {
 			continue
 		}
 		c.metrics.UDPDatagrams.Add(1)
+		if len(c.cfg.Allow) > 0 && !c.cfg.Allow.Allows(from.Addr()) {
+			c.metrics.drop(ReasonNotAllowed)
+			c.badLog.Warn("udp_not_allowed", "HEP from a source not in the allow list; dropped", "src", from.String())
+			continue
+		}
 		w.handle(buf[:n], time.Now())
 	}
 }

@@ -10,6 +10,11 @@ have_pg() {
 
 missing=()
 have_pg || missing+=(postgresql)
+# The live test (cmd/hepvault/live_test.go): a real Kamailio, sipp as user
+# agents, tshark to read the SIP on the wire.
+{ command -v kamailio || [ -x /usr/sbin/kamailio ]; } >/dev/null 2>&1 || missing+=(kamailio)
+command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
+command -v tshark >/dev/null 2>&1 || missing+=(tshark)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
@@ -21,5 +26,8 @@ else
   SUDO=
 fi
 export DEBIAN_FRONTEND=noninteractive
+# tshark's package asks whether non-root users may capture; answer no
+# beforehand so the install never waits for a person (root captures anyway).
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

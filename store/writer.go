@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hepvault/hepvault"
+	"github.com/hepvault/hepvault/store/spool"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -19,13 +20,19 @@ type WriterConfig struct {
 	// doubles up to MaxRetryInterval while the database stays away.
 	RetryInterval    time.Duration
 	MaxRetryInterval time.Duration
+	// Spool, when set, takes the batches the database cannot: a batch is
+	// retried for SpoolAfter, then spooled, and a replayer writes the spool
+	// back when the database answers (writer_spool.go). Without a spool a
+	// batch is retried until the database answers or Run's ctx ends.
+	Spool      *spool.Spool
+	SpoolAfter time.Duration
 }
 
 // DefaultWriterConfig: batches large enough for COPY to pay off, flushed soon
 // enough that a query sees a packet within a fraction of a second.
 func DefaultWriterConfig() WriterConfig {
 	return WriterConfig{BatchSize: 2000, FlushInterval: 200 * time.Millisecond,
-		RetryInterval: 250 * time.Millisecond, MaxRetryInterval: 5 * time.Second}
+		RetryInterval: 250 * time.Millisecond, MaxRetryInterval: 5 * time.Second, SpoolAfter: 1500 * time.Millisecond}
 }
 
 // WriterStats counts what the writer did; read with Stats.
@@ -35,6 +42,11 @@ type WriterStats struct {
 	Retries    uint64 // batch attempts that failed and were tried again
 	Rejected   uint64 // packets the database refused one by one (logged)
 	LastFlushS float64
+	Spooled    uint64 // packets written to the spool
+	Replayed   uint64 // packets of spooled batches written to the database
+	// SpoolDropped counts packets lost because the spool could not take
+	// them, by reason (SpoolFull, SpoolFailed).
+	SpoolDropped [numSpoolDrops]uint64
 }
 
 // Writer takes packets from a channel and writes them to the database in
@@ -46,6 +58,12 @@ type Writer struct {
 
 	stored, batches, retries, rejected atomic.Uint64
 	lastFlushNanos                     atomic.Int64
+
+	spool             *spool.Spool
+	spoolWake         chan struct{} // an Append for the replayer
+	spooled, replayed atomic.Uint64
+	spoolDropped      [numSpoolDrops]atomic.Uint64
+	lastSpoolFullLog  atomic.Int64
 }
 
 // NewWriter returns a writer into db.
@@ -62,23 +80,42 @@ func NewWriter(db *DB, cfg WriterConfig) *Writer {
 	if cfg.MaxRetryInterval < cfg.RetryInterval {
 		cfg.MaxRetryInterval = cfg.RetryInterval
 	}
-	return &Writer{db: db, cfg: cfg, log: db.log}
+	return &Writer{db: db, cfg: cfg, log: db.log, spool: cfg.Spool, spoolWake: make(chan struct{}, 1)}
 }
 
 // Stats returns the writer's counters.
 func (w *Writer) Stats() WriterStats {
-	return WriterStats{
+	st := WriterStats{
 		Stored: w.stored.Load(), Batches: w.batches.Load(), Retries: w.retries.Load(),
 		Rejected: w.rejected.Load(), LastFlushS: time.Duration(w.lastFlushNanos.Load()).Seconds(),
+		Spooled: w.spooled.Load(), Replayed: w.replayed.Load(),
 	}
+	for r := range st.SpoolDropped {
+		st.SpoolDropped[r] = w.spoolDropped[r].Load()
+	}
+	return st
 }
 
 // Run writes what arrives on in until in is closed, then flushes the rest and
-// returns nil. While the database is away it keeps retrying the batch in hand
-// (the channel then fills up, and its producer counts what it cannot queue);
-// it gives up only when ctx is done, returning how many packets it could not
-// write in the error.
+// returns nil. While the database is away, with a spool, batches go to the
+// spool and are replayed when it answers again; without one, the writer keeps
+// retrying the batch in hand (the channel then fills up, and its producer
+// counts what it cannot queue) and gives up only when ctx is done, returning
+// the error. With a spool, once ctx is done everything still arriving is
+// spooled rather than lost.
 func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
+	if w.spool != nil {
+		rctx, stopReplay := context.WithCancel(ctx)
+		replayDone := make(chan struct{})
+		go func() {
+			defer close(replayDone)
+			w.replay(rctx)
+		}()
+		defer func() {
+			stopReplay()
+			<-replayDone
+		}()
+	}
 	batch := make([]hepvault.Packet, 0, w.cfg.BatchSize)
 	tick := time.NewTicker(w.cfg.FlushInterval)
 	defer tick.Stop()
@@ -86,7 +123,12 @@ func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
 		if len(batch) == 0 {
 			return nil
 		}
-		err := w.writeWithRetry(ctx, batch)
+		var err error
+		if w.spool != nil {
+			w.writeOrSpool(ctx, batch)
+		} else {
+			err = w.writeWithRetry(ctx, batch, 0)
+		}
 		clear(batch) // drop references to the raw payloads
 		batch = batch[:0]
 		return err
@@ -111,7 +153,14 @@ func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
 	}
 }
 
-func (w *Writer) writeWithRetry(ctx context.Context, batch []hepvault.Packet) error {
+// writeWithRetry writes batch, retrying while the database is unavailable
+// for up to patience (0: until ctx is done). It returns the last error when
+// it gives up.
+func (w *Writer) writeWithRetry(ctx context.Context, batch []hepvault.Packet, patience time.Duration) error {
+	var deadline time.Time
+	if patience > 0 {
+		deadline = time.Now().Add(patience)
+	}
 	wait := w.cfg.RetryInterval
 	for attempt := 0; ; attempt++ {
 		var err error
@@ -125,11 +174,21 @@ func (w *Writer) writeWithRetry(ctx context.Context, batch []hepvault.Packet) er
 		if err == nil {
 			return nil
 		}
+		if ctx.Err() != nil {
+			return errors.Join(err, ctx.Err())
+		}
 		if !errors.Is(err, hepvault.ErrUnavailable) {
 			// Not the database being away: some row is refused. Write row by
 			// row so that one bad row costs only itself.
 			w.log.Error("batch refused; writing it row by row", "packets", len(batch), "err", err)
-			return w.writeOneByOne(ctx, batch)
+			return w.writeOneByOne(ctx, batch, patienceLeft(deadline))
+		}
+		if !deadline.IsZero() {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return err
+			}
+			wait = min(wait, left)
 		}
 		w.retries.Add(1)
 		w.log.Warn("database unavailable; retrying batch", "packets", len(batch), "retry_in_s", wait.Seconds(), "err", err)
@@ -142,11 +201,21 @@ func (w *Writer) writeWithRetry(ctx context.Context, batch []hepvault.Packet) er
 	}
 }
 
-func (w *Writer) writeOneByOne(ctx context.Context, batch []hepvault.Packet) error {
+// patienceLeft turns a deadline back into a patience for writeWithRetry.
+func patienceLeft(deadline time.Time) time.Duration {
+	if deadline.IsZero() {
+		return 0
+	}
+	return max(time.Until(deadline), time.Nanosecond)
+}
+
+// writeOneByOne writes batch a packet at a time; patience is as in
+// writeWithRetry.
+func (w *Writer) writeOneByOne(ctx context.Context, batch []hepvault.Packet, patience time.Duration) error {
 	for i := range batch {
 		if err := w.WriteBatch(ctx, batch[i:i+1]); err != nil {
-			if errors.Is(err, hepvault.ErrUnavailable) {
-				return w.writeWithRetry(ctx, batch[i:])
+			if errors.Is(err, hepvault.ErrUnavailable) || ctx.Err() != nil {
+				return w.writeWithRetry(ctx, batch[i:], patience)
 			}
 			w.rejected.Add(1)
 			w.log.Error("packet refused by the database", "id", batch[i].ID, "call_id", batch[i].CallID, "err", err)

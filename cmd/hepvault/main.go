@@ -4,6 +4,7 @@
 //	hepvault serve    receive HEP, store it, serve the HTTP API
 //	hepvault query    ask a running hepvault for packets
 //	hepvault migrate  apply the database schema
+//	hepvault import   load pcap/pcapng capture files into the store
 package main
 
 import (

@@ -22,6 +22,7 @@ func runQuery(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	to := fs.String("to", "", "end of the window, exclusive")
 	limit := fs.Int("limit", 0, "how many packets (default 100, at most 10000)")
 	asJSON := fs.Bool("json", false, "print the API's JSON instead of text")
+	token := fs.String("token", getenv("HEPVAULT_API_TOKEN"), "API token, when hepvault serve has --api-token (env HEPVAULT_API_TOKEN)")
 	filters := map[string]*string{}
 	for _, f := range []struct{ flag, param, help string }{
 		{"kind", "kind", "request, response or invalid"},
@@ -62,7 +63,7 @@ func runQuery(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		q.Set("format", "text")
 	}
 	base := strings.TrimRight(*server, "/")
-	body, err := get(ctx, base+"/api/v1/packets?"+q.Encode())
+	body, err := get(ctx, base+"/api/v1/packets?"+q.Encode(), *token)
 	if err != nil {
 		return err
 	}
@@ -72,12 +73,15 @@ func runQuery(ctx context.Context, args []string, getenv env, stdout, stderr io.
 
 // get fetches url and returns the body of a 200 answer; any other answer
 // becomes an error carrying the API's own message.
-func get(ctx context.Context, u string) ([]byte, error) {
+func get(ctx context.Context, u, token string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, usagef("--server: %v", err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -23,8 +23,10 @@ into PostgreSQL and answers what the first N packets of a time window were.
 
 Usage:
   hepvault serve   [--db DSN] [--data-dir DIR] [--hep-udp ADDR] [--hep-tcp ADDR] [--http ADDR]
-  hepvault query   [--server URL] [--from T] [--to T] [--limit N] [filters] [--json]
+                   [--api-token TOKEN] [--hep-allow CIDR,...] [--hep-auth-key KEY]
+  hepvault query   [--server URL] [--token TOKEN] [--from T] [--to T] [--limit N] [filters] [--json]
   hepvault migrate --db DSN
+  hepvault import  [--db DSN | --data-dir DIR] FILE...   (pcap/pcapng of SIP or HEP)
 
 Times (T) may be RFC 3339 (2026-11-25T12:20:33Z), unix seconds (1795609948.25),
 or what date prints (Wed Nov 25 12:20:33 UTC 2026).
@@ -46,6 +48,8 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 		return runQuery(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args[1:], getenv, stderr)
+	case "import":
+		return runImport(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

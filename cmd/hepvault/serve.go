@@ -14,6 +14,7 @@ import (
 	"github.com/hepvault/hepvault/collector"
 	"github.com/hepvault/hepvault/store"
 	"github.com/hepvault/hepvault/store/pgembed"
+	"github.com/hepvault/hepvault/store/spool"
 )
 
 type serveConfig struct {
@@ -23,8 +24,15 @@ type serveConfig struct {
 	HEPTCP   string
 	HTTP     string
 	LogLevel string
+	// HEPAuthKey, when set, is the HEP auth key a packet must carry to be stored.
+	HEPAuthKey string
 	// ShutdownTimeout bounds the final flush on exit.
 	ShutdownTimeout time.Duration
+	Guard           guardConfig
+	// SpoolDir holds batches the database cannot take (default DataDir/spool);
+	// SpoolMaxBytes caps it, 0 turns it off (spool.go).
+	SpoolDir      string
+	SpoolMaxBytes int64
 }
 
 func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) error {
@@ -34,10 +42,21 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	fs.StringVar(&cfg.DataDir, "data-dir", envDefault(getenv, "HEPVAULT_DATA_DIR", "./hepvault-data"), "data folder of the embedded PostgreSQL (env HEPVAULT_DATA_DIR)")
 	fs.StringVar(&cfg.HEPUDP, "hep-udp", envDefault(getenv, "HEPVAULT_HEP_UDP", ":9060"), "UDP address for HEP; empty disables (env HEPVAULT_HEP_UDP)")
 	fs.StringVar(&cfg.HEPTCP, "hep-tcp", envDefault(getenv, "HEPVAULT_HEP_TCP", ":9060"), "TCP address for HEP; empty disables (env HEPVAULT_HEP_TCP)")
+	fs.StringVar(&cfg.HEPAuthKey, "hep-auth-key", getenv("HEPVAULT_HEP_AUTH_KEY"), "store only HEPv3 packets carrying this auth key (Kamailio siptrace auth_key); others are dropped and counted (env HEPVAULT_HEP_AUTH_KEY, better than the flag: ps shows flags)")
 	fs.StringVar(&cfg.HTTP, "http", envDefault(getenv, "HEPVAULT_HTTP", "127.0.0.1:9080"), "address of the HTTP API (env HEPVAULT_HTTP)")
 	fs.StringVar(&cfg.LogLevel, "log-level", envDefault(getenv, "HEPVAULT_LOG_LEVEL", "info"), "debug, info, warn or error (env HEPVAULT_LOG_LEVEL)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long the final flush may take on exit")
+	addGuardFlags(fs, getenv, &cfg.Guard)
+	fs.StringVar(&cfg.SpoolDir, "spool-dir", getenv("HEPVAULT_SPOOL_DIR"), "folder for batches the database cannot take (env HEPVAULT_SPOOL_DIR; default <data-dir>/spool)")
+	cfg.SpoolMaxBytes = defaultSpoolMaxBytes
+	if err := (bytesFlag{&cfg.SpoolMaxBytes}).Set(envDefault(getenv, "HEPVAULT_SPOOL_MAX_BYTES", "1G")); err != nil {
+		return fmt.Errorf("HEPVAULT_SPOOL_MAX_BYTES: %w", err)
+	}
+	fs.Var(bytesFlag{&cfg.SpoolMaxBytes}, "spool-max-bytes", "cap of the spool, e.g. 512M; past it batches are dropped and counted; 0 turns the spool off (env HEPVAULT_SPOOL_MAX_BYTES)")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := cfg.Guard.apply(&collector.Config{}, &api.AccessConfig{}); err != nil {
 		return err
 	}
 	log, err := newLogger(stderr, cfg.LogLevel)
@@ -66,6 +85,7 @@ type server struct {
 	log    *slog.Logger
 	pg     *pgembed.Server
 	db     *store.DB
+	spool  *spool.Spool
 	col    *collector.Collector
 	writer *store.Writer
 	http   *http.Server
@@ -85,23 +105,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 			s.closeStorage()
 		}
 	}()
-	dsn := cfg.DB
-	if dsn == "" {
-		pcfg := pgembed.DefaultConfig()
-		pcfg.DataDir, pcfg.Logger = cfg.DataDir, log
-		log.Info("no --db given: starting the embedded PostgreSQL", "data_dir", cfg.DataDir)
-		if s.pg, err = pgembed.Start(ctx, pcfg); err != nil {
-			return nil, fmt.Errorf("embedded PostgreSQL in %s: %w", cfg.DataDir, err)
-		}
-		dsn = s.pg.DSN()
-	}
-	scfg := store.DefaultConfig()
-	scfg.DSN, scfg.Logger = dsn, log
-	if s.db, err = store.Open(ctx, scfg); err != nil {
-		return nil, fmt.Errorf("database unreachable: %w", err)
-	}
-	if _, err = s.db.Migrate(ctx); err != nil {
-		return nil, fmt.Errorf("migrating the database: %w", err)
+	if s.db, s.pg, err = openStorage(ctx, cfg.DB, cfg.DataDir, log); err != nil {
+		return nil, err
 	}
 	if err = s.db.EnsurePartitions(ctx, time.Now()); err != nil {
 		return nil, err
@@ -112,6 +117,12 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	}
 	ccfg := collector.DefaultConfig()
 	ccfg.UDPAddr, ccfg.TCPAddr, ccfg.Logger = cfg.HEPUDP, cfg.HEPTCP, log
+	acfg := api.DefaultAccessConfig()
+	if err = cfg.Guard.apply(&ccfg, &acfg); err != nil {
+		s.httpLn.Close()
+		return nil, err
+	}
+	ccfg.AuthKey = []byte(cfg.HEPAuthKey)
 	s.col = collector.New(ccfg)
 	if err = s.col.Start(ctx); err != nil {
 		s.httpLn.Close()
@@ -120,12 +131,21 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancelBg = cancel
-	s.writer = store.NewWriter(s.db, store.DefaultWriterConfig())
+	if s.spool, err = openSpool(cfg, log); err != nil {
+		return nil, err
+	}
+	wcfg := store.DefaultWriterConfig()
+	wcfg.Spool = s.spool
+	s.writer = store.NewWriter(s.db, wcfg)
 	s.writerDone = make(chan error, 1)
 	go func() { s.writerDone <- s.writer.Run(bg, s.col.Packets()) }()
 	go s.keepPartitions(bg)
 
-	handler := api.New(s.db, metricsSet{s.col, s.writer}, log)
+	handler := api.New(s.db, metricsSet{s.col, s.writer, s.spool}, log)
+	handler.SetAccess(acfg)
+	if s.spool != nil {
+		handler.SetSpool(s.spool)
+	}
 	s.http = &http.Server{
 		Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
@@ -136,7 +156,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 			s.failed <- fmt.Errorf("HTTP API: %w", err)
 		}
 	}()
-	log.Info("hepvault is running", "http", s.httpLn.Addr().String(), "hep_udp", addrString(s.col.UDPAddr()), "hep_tcp", addrString(s.col.TCPAddr()))
+	log.Info("hepvault is running", "http", s.httpLn.Addr().String(), "hep_udp", addrString(s.col.UDPAddr()), "hep_tcp", addrString(s.col.TCPAddr()),
+		"hep_auth_key_required", cfg.HEPAuthKey != "")
 	return s, nil
 }
 
@@ -173,35 +194,39 @@ func (s *server) shutdown() error {
 	select {
 	case err = <-s.writerDone:
 	case <-ctx.Done():
-		s.cancelBg() // the writer gives up its retries
+		s.cancelBg() // the writer gives up its retries (and spools the rest)
 		err = <-s.writerDone
-		err = fmt.Errorf("final flush did not finish in %s; %d packets not written: %w", s.cfg.ShutdownTimeout, s.col.QueueLen(), err)
+		if s.spool == nil || err != nil {
+			err = fmt.Errorf("final flush did not finish in %s; %d packets not written: %w", s.cfg.ShutdownTimeout, s.col.QueueLen(), err)
+		} else {
+			s.log.Warn("final flush to the database did not finish in time; the rest is in the spool for the next start",
+				"timeout_s", s.cfg.ShutdownTimeout.Seconds(), "spool_dir", s.spool.Dir())
+		}
 	}
 	s.cancelBg()
 	m := s.col.Metrics()
 	ws := s.writer.Stats()
-	s.log.Info("stopped", "stored", ws.Stored, "queued", m.Queued.Load(), "dropped", m.DroppedTotal(), "rejected_by_db", ws.Rejected)
+	s.log.Info("stopped", "received", m.UDPDatagrams.Load()+m.TCPFrames.Load(), "stored", ws.Stored, "queued", m.Queued.Load(),
+		"dropped", m.DroppedTotal(), "rejected_by_db", ws.Rejected, "spooled", ws.Spooled, "replayed", ws.Replayed,
+		"spool_dropped", ws.SpoolDropped[store.SpoolFull]+ws.SpoolDropped[store.SpoolFailed])
 	s.closeStorage()
 	return err
 }
 
 func (s *server) closeStorage() {
-	if s.db != nil {
-		s.db.Close()
-	}
-	if s.pg != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := s.pg.Stop(ctx); err != nil {
-			s.log.Warn("embedded PostgreSQL did not stop cleanly", "err", err)
+	if s.spool != nil {
+		if err := s.spool.Close(); err != nil {
+			s.log.Warn("spool did not close cleanly", "err", err)
 		}
 	}
+	closeStorage(s.db, s.pg, s.log)
 }
 
 // metricsSet writes the collector's and the writer's counters together.
 type metricsSet struct {
 	col    *collector.Collector
 	writer *store.Writer
+	spool  *spool.Spool
 }
 
 func (m metricsSet) WritePrometheus(w io.Writer) {
@@ -210,5 +235,6 @@ func (m metricsSet) WritePrometheus(w io.Writer) {
 	fmt.Fprintf(w, "# HELP hepvault_stored_total Packets the database committed.\n# TYPE hepvault_stored_total counter\nhepvault_stored_total %d\n", ws.Stored)
 	fmt.Fprintf(w, "# HELP hepvault_db_rejected_total Packets the database refused (logged).\n# TYPE hepvault_db_rejected_total counter\nhepvault_db_rejected_total %d\n", ws.Rejected)
 	fmt.Fprintf(w, "# HELP hepvault_db_retries_total Batch writes retried while the database was unavailable.\n# TYPE hepvault_db_retries_total counter\nhepvault_db_retries_total %d\n", ws.Retries)
+	writeSpoolMetrics(w, ws, m.spool)
 	fmt.Fprintf(w, "# HELP hepvault_queue_length Packets waiting for the writer.\n# TYPE hepvault_queue_length gauge\nhepvault_queue_length %d\n", m.col.QueueLen())
 }

@@ -24,9 +24,18 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 // a free loopback port.
 func startTestServer(t *testing.T) *server {
 	t.Helper()
+	return startTestServerWith(t, nil)
+}
+
+// startTestServerWith is startTestServer with settings changed by edit.
+func startTestServerWith(t *testing.T, edit func(*serveConfig)) *server {
+	t.Helper()
 	cfg := serveConfig{
 		DB: storetest.NewDatabase(t), HEPUDP: "127.0.0.1:0", HEPTCP: "127.0.0.1:0", HTTP: "127.0.0.1:0",
-		ShutdownTimeout: 20 * time.Second,
+		ShutdownTimeout: 20 * time.Second, SpoolDir: t.TempDir(), SpoolMaxBytes: 1 << 30,
+	}
+	if edit != nil {
+		edit(&cfg)
 	}
 	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

@@ -35,6 +35,9 @@ var (
 	// boundary, or its total length is under 6 or over the Framer's cap.
 	// The stream cannot be resynchronised: close the connection.
 	ErrBadFrame = errors.New("hep: bad frame")
+	// ErrFrameLength: the frame's total length is under 6 or over the
+	// Framer's cap. It wraps ErrBadFrame.
+	ErrFrameLength = fmt.Errorf("%w: length out of range", ErrBadFrame)
 	// ErrPartialFrame: the stream ended in the middle of a frame. It wraps
 	// io.ErrUnexpectedEOF.
 	ErrPartialFrame = fmt.Errorf("hep: stream ended mid-frame: %w", io.ErrUnexpectedEOF)

@@ -57,7 +57,7 @@ func (f *Framer) Next() ([]byte, error) {
 	hdr := f.buf[f.start : f.start+v3HeaderLen]
 	n := int(binary.BigEndian.Uint16(hdr[4:6]))
 	if n < v3HeaderLen || n > f.maxFrame {
-		f.err = fmt.Errorf("%w: total length %d, want %d to %d", ErrBadFrame, n, v3HeaderLen, f.maxFrame)
+		f.err = fmt.Errorf("%w: total length %d, want %d to %d", ErrFrameLength, n, v3HeaderLen, f.maxFrame)
 		return nil, f.err
 	}
 	if err := f.fill(n); err != nil {

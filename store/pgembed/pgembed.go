@@ -502,3 +502,30 @@ func tail(b []byte, n int) string {
 	}
 	return strings.TrimSpace(string(b))
 }
+
+// Kill ends the server at once, as a crash or the kernel's OOM killer
+// would: SIGKILL to postgres and every backend (its process group), no
+// shutdown, no checkpoint. Clients see their connections drop. Start on the
+// same DataDir recovers from the WAL (and Config.Port brings the server
+// back where clients look for it). Tests use it to take the database away.
+func (s *Server) Kill() error {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
+	if s.stopped {
+		return errors.New("pgembed: Kill after Stop")
+	}
+	select {
+	case <-s.proc.done:
+		return fmt.Errorf("pgembed: postgres had already exited (%v); see %s", s.proc.err, s.logPath)
+	default:
+	}
+	// The server runs in its own process group (serverProcAttr): its pid
+	// is the group's id.
+	if err := syscall.Kill(-s.proc.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("pgembed: kill postgres: %w", err)
+	}
+	<-s.proc.done
+	s.stopped, s.stopErr = true, errors.New("pgembed: server was killed")
+	s.logger.Info("pgembed: PostgreSQL killed", "pgdata", s.pgdata)
+	return nil
+}

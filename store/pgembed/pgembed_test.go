@@ -247,3 +247,36 @@ func TestMajorVersion(t *testing.T) {
 	f("16beta1", "16")
 	f("9.6.24", "9.6")
 }
+
+func TestKill_StartRecovers(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = newDataDir(t)
+	cfg.Ephemeral = true
+	s := mustStart(t, cfg)
+	psql(t, s.DSN(), "CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)")
+	pid := s.proc.cmd.Process.Pid
+	if err := s.Kill(); err != nil {
+		t.Fatalf("unexpected error from Kill: %v", err)
+	}
+	select {
+	case <-s.Done():
+	default:
+		t.Fatal("Done not closed after Kill")
+	}
+	if alive(pid) {
+		t.Fatalf("postgres pid %d runs after Kill", pid)
+	}
+	if err := s.Kill(); err == nil {
+		t.Fatal("unexpected success killing a killed server")
+	}
+
+	// Back on the same port, with what was committed.
+	cfg.Port = s.Port()
+	s2 := mustStart(t, cfg)
+	if s2.DSN() != s.DSN() {
+		t.Fatalf("unexpected DSN after restart; got %s; want %s", s2.DSN(), s.DSN())
+	}
+	if got := psql(t, s2.DSN(), "SELECT x FROM kept"); got != "42" {
+		t.Fatalf("unexpected row after kill and restart; got %q; want 42", got)
+	}
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bufio"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hepvault/hepvault/internal/fixture"
+)
+
+// metric reads one sample of /metrics, e.g. `hepvault_dropped_total{reason="auth"}`.
+func metric(t *testing.T, s *server, sample string) uint64 {
+	t.Helper()
+	resp, err := http.Get(s.url("/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), sample+" "); ok {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				t.Fatalf("metric %s: %v", sample, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("metrics lack %s", sample)
+	return 0
+}
+
+// waitMetric polls until sample reaches want, then checks it stays there.
+func waitMetric(t *testing.T, s *server, sample string, want uint64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for metric(t, s, sample) < want && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := metric(t, s, sample); got != want {
+		t.Fatalf("unexpected %s; got %d; want %d", sample, got, want)
+	}
+}
+
+const authDropped = `hepvault_dropped_total{reason="auth"}`
+
+// The Kamailio capture carries auth key "fixture-hep-key" in every HEPv3
+// packet; the HEPv2 capture carries none.
+func TestServe_AuthKey(t *testing.T) {
+	hep3 := fixture.Load(t, fixture.HEP3)
+	hep2 := fixture.Load(t, fixture.HEP2)
+	key := hep3[0].Truth.AuthKey
+
+	t.Run("right key stored, others counted", func(t *testing.T) {
+		s := startTestServerWith(t, func(c *serveConfig) { c.HEPAuthKey = key })
+		sendUDP(t, s.col.UDPAddr(), hep2)
+		sendTCP(t, s.col.TCPAddr(), hep3)
+		got := waitStored(t, s, len(hep3))
+		checkAgainstTruth(t, got, hep3)
+		waitMetric(t, s, authDropped, uint64(len(hep2)))
+	})
+	t.Run("wrong key stores nothing", func(t *testing.T) {
+		s := startTestServerWith(t, func(c *serveConfig) { c.HEPAuthKey = key + "-not" })
+		sendUDP(t, s.col.UDPAddr(), hep3)
+		waitMetric(t, s, authDropped, uint64(len(hep3)))
+		if got, _ := getPackets(t, s, "limit=10"); len(got) != 0 {
+			t.Fatalf("unexpected stored packets; got %d; want 0", len(got))
+		}
+		if n := metric(t, s, "hepvault_queued_total"); n != 0 {
+			t.Fatalf("unexpected queued count; got %d; want 0", n)
+		}
+	})
+	t.Run("no key stores all", func(t *testing.T) {
+		s := startTestServer(t)
+		sendUDP(t, s.col.UDPAddr(), hep2)
+		waitStored(t, s, len(hep2))
+		if n := metric(t, s, authDropped); n != 0 {
+			t.Fatalf("unexpected auth drops; got %d; want 0", n)
+		}
+	})
+}

@@ -1,0 +1,125 @@
+package collector
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sync/atomic"
+)
+
+// ConnReason says why the collector refused or closed a TCP connection.
+type ConnReason uint8
+
+// Reasons a TCP connection is refused or closed by hepvault; each has a counter.
+const (
+	ConnMaxConns   ConnReason = iota // refused: TCPMaxConns connections were open
+	ConnNotAllowed                   // refused: source not in the allow list
+	ConnIdle                         // closed: nothing arrived for TCPIdleTimeout
+	ConnNotHEP3                      // closed: a frame boundary does not start "HEP3"
+	ConnBadLength                    // closed: frame length under 6 or over MaxFrame
+	ConnPartial                      // the agent closed in the middle of a frame
+	ConnReadError                    // closed: the socket failed
+	numConnReasons
+)
+
+var connReasonNames = [numConnReasons]string{
+	"max_conns", "not_allowed", "idle", "not_hep3", "bad_length", "partial_frame", "read_error",
+}
+
+func (r ConnReason) String() string { return connReasonNames[r] }
+
+// guardMetrics are the counters of the collector's defences: connections
+// refused or closed, and the UDP socket's kernel-side state.
+type guardMetrics struct {
+	conn [numConnReasons]atomic.Uint64
+	// udpBuffer is the receive buffer the kernel granted, in bytes.
+	udpBuffer atomic.Int64
+	// udpInode names the UDP socket in /proc/net/udp; 0 when unknown.
+	udpInode atomic.Uint64
+}
+
+// ConnClosed returns how many TCP connections were refused or closed for r.
+func (m *Metrics) ConnClosed(r ConnReason) uint64 { return m.guard.conn[r].Load() }
+
+// UDPKernelDrops returns how many datagrams the kernel dropped before
+// hepvault could read them (receive buffer full). It fails when there is
+// no UDP listener or the system does not say.
+func (m *Metrics) UDPKernelDrops() (uint64, error) {
+	ino := m.guard.udpInode.Load()
+	if ino == 0 {
+		return 0, fmt.Errorf("no UDP socket whose drops can be read")
+	}
+	return kernelDrops(ino)
+}
+
+// UDPReadBuffer returns the UDP receive buffer the kernel granted, in bytes.
+func (m *Metrics) UDPReadBuffer() int { return int(m.guard.udpBuffer.Load()) }
+
+func (m *Metrics) writeGuard(w io.Writer) {
+	g := &m.guard
+	fmt.Fprintf(w, "# HELP hepvault_tcp_connections_closed_total TCP connections refused or closed by hepvault, by reason.\n# TYPE hepvault_tcp_connections_closed_total counter\n")
+	for r := ConnReason(0); r < numConnReasons; r++ {
+		fmt.Fprintf(w, "hepvault_tcp_connections_closed_total{reason=%q} %d\n", r.String(), g.conn[r].Load())
+	}
+	if g.udpInode.Load() == 0 {
+		return
+	}
+	fmt.Fprintf(w, "# HELP hepvault_udp_receive_buffer_bytes UDP socket receive buffer granted by the kernel.\n# TYPE hepvault_udp_receive_buffer_bytes gauge\nhepvault_udp_receive_buffer_bytes %d\n", g.udpBuffer.Load())
+	if drops, err := m.UDPKernelDrops(); err == nil {
+		fmt.Fprintf(w, "# HELP hepvault_udp_kernel_drops_total Datagrams the kernel dropped before hepvault read them (receive buffer full).\n# TYPE hepvault_udp_kernel_drops_total counter\nhepvault_udp_kernel_drops_total %d\n", drops)
+	}
+}
+
+// tuneUDP sizes the socket's receive buffer, says when the kernel would not
+// grant it, and finds the socket's drop counter.
+func (c *Collector) tuneUDP(conn *net.UDPConn) {
+	if want := c.cfg.UDPReadBuffer; want > 0 {
+		got, err := setReadBuffer(conn, want)
+		switch {
+		case err != nil:
+			c.log.Warn("could not set the UDP receive buffer", "bytes", want, "err", err)
+		case got < want:
+			c.log.Warn("the kernel capped the UDP receive buffer; bursts may be dropped (counted in hepvault_udp_kernel_drops_total): raise net.core.rmem_max (sysctl -w net.core.rmem_max=N) or run with CAP_NET_ADMIN",
+				"asked_bytes", want, "granted_bytes", got)
+		}
+	}
+	if got, err := readBuffer(conn); err == nil {
+		c.metrics.guard.udpBuffer.Store(int64(got))
+	}
+	ino, err := socketInode(conn)
+	if err == nil {
+		_, err = kernelDrops(ino)
+	}
+	if err != nil {
+		c.log.Warn("kernel drop counter of the UDP socket unavailable; hepvault_udp_kernel_drops_total will be missing", "err", err)
+		return
+	}
+	c.metrics.guard.udpInode.Store(ino)
+}
+
+// admitTCP decides whether a new connection may stay: its source must be
+// allowed and fewer than TCPMaxConns may be open. A refused one is closed
+// and counted.
+func (c *Collector) admitTCP(conn net.Conn) bool {
+	refuse := func(r ConnReason, args ...any) bool {
+		c.metrics.guard.conn[r].Add(1)
+		conn.Close()
+		c.badLog.Warn("tcp_"+r.String(), "HEP TCP connection refused", append([]any{"reason", r.String(), "remote", conn.RemoteAddr().String()}, args...)...)
+		return false
+	}
+	if len(c.cfg.Allow) > 0 && !c.cfg.Allow.Allows(remoteAddr(conn)) {
+		return refuse(ConnNotAllowed)
+	}
+	if max := c.cfg.TCPMaxConns; max > 0 && c.metrics.TCPOpen.Load() >= int64(max) {
+		return refuse(ConnMaxConns, "max_conns", max)
+	}
+	return true
+}
+
+func remoteAddr(conn net.Conn) netip.Addr {
+	if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr()
+	}
+	return netip.Addr{}
+}

@@ -1,0 +1,144 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hepvault/hepvault"
+	"github.com/hepvault/hepvault/store/spool"
+)
+
+// SpoolDrop says why packets that could not reach the database were not
+// spooled either.
+type SpoolDrop uint8
+
+// Reasons a batch is dropped instead of spooled; each has a counter.
+const (
+	SpoolFull   SpoolDrop = iota // the spool reached its size cap
+	SpoolFailed                  // the spool could not be written (disk error; logged)
+	numSpoolDrops
+)
+
+var spoolDropNames = [numSpoolDrops]string{"spool_full", "spool_error"}
+
+func (r SpoolDrop) String() string { return spoolDropNames[r] }
+
+// SpoolDrops lists every reason, for metrics.
+func SpoolDrops() []SpoolDrop { return []SpoolDrop{SpoolFull, SpoolFailed} }
+
+// writeOrSpool writes batch to the database, or to the spool when the
+// database has not taken it within SpoolAfter. While the spool holds
+// batches, new ones go behind them, so the database gets them in order.
+// Only this goroutine appends: once it sees the spool empty, the replayer
+// has committed everything, and writing directly keeps the order.
+func (w *Writer) writeOrSpool(ctx context.Context, batch []hepvault.Packet) {
+	if ctx.Err() == nil && w.spool.Empty() {
+		err := w.writeWithRetry(ctx, batch, w.cfg.SpoolAfter)
+		if err == nil {
+			return
+		}
+		w.log.Warn("database unavailable; spooling batches to disk until it answers",
+			"packets", len(batch), "spool_dir", w.spool.Dir(), "err", err)
+	}
+	w.toSpool(batch)
+}
+
+// toSpool appends batch to the spool, or counts it as dropped.
+func (w *Writer) toSpool(batch []hepvault.Packet) {
+	err := w.spool.Append(batch)
+	switch {
+	case err == nil:
+		w.spooled.Add(uint64(len(batch)))
+		select {
+		case w.spoolWake <- struct{}{}:
+		default: // the replayer has a wake-up pending already
+		}
+	case errors.Is(err, spool.ErrFull):
+		w.spoolDropped[SpoolFull].Add(uint64(len(batch)))
+		// Once per 10 s: while the spool is full every batch ends here.
+		now := time.Now().UnixNano()
+		if last := w.lastSpoolFullLog.Load(); now-last > int64(10*time.Second) && w.lastSpoolFullLog.CompareAndSwap(last, now) {
+			w.log.Error("spool full: dropping batches until the database answers; raise --spool-max-bytes or bring the database back",
+				"packets", len(batch), "dropped_total", w.spoolDropped[SpoolFull].Load(), "err", err)
+		}
+	default:
+		w.spoolDropped[SpoolFailed].Add(uint64(len(batch)))
+		w.log.Error("spool not writable: batch dropped; check the disk under the spool folder",
+			"packets", len(batch), "spool_dir", w.spool.Dir(), "err", err)
+	}
+}
+
+// replay writes spooled batches to the database, oldest first, one batch
+// per step, until ctx is done. It runs beside the writer, so live traffic
+// never waits for it: meanwhile new batches go to the spool. WriteBatchOnce
+// makes a batch replayed twice (after a crash before its Commit) count once.
+func (w *Writer) replay(ctx context.Context) {
+	wait := w.cfg.RetryInterval
+	for ctx.Err() == nil {
+		rec, ok, err := w.spool.Next()
+		if err != nil {
+			w.log.Error("spool unreadable; trying again", "spool_dir", w.spool.Dir(), "err", err)
+			sleepCtx(ctx, w.cfg.MaxRetryInterval)
+			continue
+		}
+		if !ok {
+			select {
+			case <-ctx.Done():
+			case <-w.spoolWake:
+			}
+			continue
+		}
+		if err := w.replayBatch(ctx, rec.Packets); err != nil {
+			if ctx.Err() != nil {
+				return // not committed: the next run replays it
+			}
+			if wait == w.cfg.RetryInterval {
+				w.log.Warn("database still unavailable; spooled batches wait", "spool_bytes", w.spool.Bytes(), "err", err)
+			}
+			w.retries.Add(1)
+			sleepCtx(ctx, wait)
+			wait = min(2*wait, w.cfg.MaxRetryInterval)
+			continue
+		}
+		wait = w.cfg.RetryInterval
+		w.replayed.Add(uint64(len(rec.Packets)))
+		if err := w.spool.Commit(rec); err != nil {
+			// The batch is stored; at worst it is replayed again, once.
+			w.log.Warn("spool checkpoint not written", "err", err)
+		}
+		if w.spool.Empty() {
+			w.log.Info("spool replayed; writing to the database directly again", "replayed_total", w.replayed.Load())
+		}
+	}
+}
+
+// replayBatch writes pkts without storing any twice. A packet the database
+// refuses is counted and logged, as on the direct path; an unavailable
+// database is returned for the replayer to wait on.
+func (w *Writer) replayBatch(ctx context.Context, pkts []hepvault.Packet) error {
+	_, err := w.WriteBatchOnce(ctx, pkts)
+	if err == nil || errors.Is(err, hepvault.ErrUnavailable) || ctx.Err() != nil {
+		return err
+	}
+	w.log.Error("spooled batch refused; writing it row by row", "packets", len(pkts), "err", err)
+	for i := range pkts {
+		if _, err := w.WriteBatchOnce(ctx, pkts[i:i+1]); err != nil {
+			if errors.Is(err, hepvault.ErrUnavailable) || ctx.Err() != nil {
+				return err
+			}
+			w.rejected.Add(1)
+			w.log.Error("packet refused by the database", "id", pkts[i].ID, "call_id", pkts[i].CallID, "err", err)
+		}
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,223 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/hepvault/hepvault"
+	"github.com/hepvault/hepvault/store"
+	"github.com/hepvault/hepvault/store/spool"
+	"github.com/jackc/pgx/v5"
+)
+
+func openSpool(t *testing.T, dir string, maxBytes int64) *spool.Spool {
+	t.Helper()
+	cfg := spool.DefaultConfig()
+	cfg.Dir, cfg.Logger = dir, slog.New(slog.NewTextHandler(io.Discard, nil))
+	if maxBytes > 0 {
+		cfg.MaxBytes = maxBytes
+	}
+	sp, err := spool.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sp.Close() })
+	return sp
+}
+
+// fastWriterConfig retries and spools within a fraction of a second.
+func fastWriterConfig(sp *spool.Spool) store.WriterConfig {
+	cfg := store.DefaultWriterConfig()
+	cfg.BatchSize, cfg.FlushInterval = 50, 10*time.Millisecond
+	cfg.RetryInterval, cfg.MaxRetryInterval, cfg.SpoolAfter = 10*time.Millisecond, 50*time.Millisecond, 100*time.Millisecond
+	cfg.Spool = sp
+	return cfg
+}
+
+// runWriter runs w until the test closes in; the returned func closes in
+// and returns Run's error.
+func runWriter(t *testing.T, w *store.Writer, ctx context.Context) (chan<- hepvault.Packet, func() error) {
+	t.Helper()
+	in := make(chan hepvault.Packet, 10000)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx, in) }()
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		close(in)
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			return fmt.Errorf("writer did not stop within 10 s")
+		}
+	}
+	t.Cleanup(func() { stop() })
+	return in, stop
+}
+
+// calls returns n packets with call ids prefix-0 … prefix-(n-1).
+func calls(prefix string, n int) []hepvault.Packet {
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	pkts := make([]hepvault.Packet, n)
+	for i := range pkts {
+		pkts[i] = packet(at.Add(time.Duration(i)*time.Microsecond), hepvault.KindRequest, "INVITE", 0, fmt.Sprintf("%s-%d", prefix, i))
+	}
+	return pkts
+}
+
+func send(in chan<- hepvault.Packet, pkts []hepvault.Packet) {
+	for _, p := range pkts {
+		in <- p
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// countStored returns the rows and the distinct call ids in the packets table.
+func countStored(t *testing.T, dsn string) (rows, distinct int) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if err := conn.QueryRow(context.Background(), `SELECT count(*), count(DISTINCT call_id) FROM packets`).Scan(&rows, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	return rows, distinct
+}
+
+func TestWriter_SpoolsWhileDatabaseAway(t *testing.T) {
+	db, proxy, dsn := openProxied(t)
+	sp := openSpool(t, t.TempDir(), 0)
+	w := store.NewWriter(db, fastWriterConfig(sp))
+	in, stop := runWriter(t, w, context.Background())
+
+	send(in, calls("before", 100))
+	waitFor(t, "100 packets stored", func() bool { return w.Stats().Stored == 100 })
+
+	proxy.Cut()
+	send(in, calls("during", 500))
+	waitFor(t, "500 packets spooled", func() bool { return w.Stats().Spooled == 500 })
+	if rows, _ := countStored(t, dsn); rows != 100 {
+		t.Fatalf("unexpected rows while the database was away; got %d; want 100", rows)
+	}
+	if sp.Bytes() == 0 {
+		t.Fatal("spool holds no bytes while it holds batches")
+	}
+
+	proxy.Restore()
+	waitFor(t, "the spool replayed", func() bool { return w.Stats().Stored == 600 && sp.Empty() })
+	send(in, calls("after", 100))
+	waitFor(t, "700 packets stored", func() bool { return w.Stats().Stored == 700 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if rows, distinct := countStored(t, dsn); rows != 700 || distinct != 700 {
+		t.Fatalf("unexpected stored packets; got %d rows, %d call ids; want 700, 700", rows, distinct)
+	}
+	st := w.Stats()
+	if st.Spooled != 500 || st.Replayed != 500 || st.SpoolDropped != [2]uint64{} || st.Rejected != 0 {
+		t.Fatalf("unexpected writer stats %+v", st)
+	}
+	if sp.Bytes() != 0 {
+		t.Fatalf("replayed spool keeps %d bytes", sp.Bytes())
+	}
+}
+
+func TestWriter_ReplaysSpoolLeftByLastRun(t *testing.T) {
+	db, _, dsn := openProxied(t)
+	dir := t.TempDir()
+	first, second := calls("first", 40), calls("second", 40)
+	sp := openSpool(t, dir, 0)
+	for _, b := range [][]hepvault.Packet{first[:20], first[20:], second} {
+		if err := sp.Append(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sp.Close()
+	// The last run had written part of the first batch when it died,
+	// before it could commit it in the spool.
+	if err := store.NewWriter(db, store.DefaultWriterConfig()).WriteBatch(context.Background(), first[:7]); err != nil {
+		t.Fatal(err)
+	}
+
+	sp = openSpool(t, dir, 0)
+	w := store.NewWriter(db, fastWriterConfig(sp))
+	in, stop := runWriter(t, w, context.Background())
+	waitFor(t, "the spool replayed", func() bool { return sp.Empty() })
+	send(in, calls("live", 10))
+	waitFor(t, "live packets stored", func() bool { return w.Stats().Stored == 73 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if rows, distinct := countStored(t, dsn); rows != 90 || distinct != 90 {
+		t.Fatalf("unexpected stored packets; got %d rows, %d call ids; want 90, 90", rows, distinct)
+	}
+	if st := w.Stats(); st.Replayed != 80 {
+		t.Fatalf("unexpected replayed count; got %d; want 80", st.Replayed)
+	}
+}
+
+func TestWriter_SpoolFullDropsAreCounted(t *testing.T) {
+	db, proxy, dsn := openProxied(t)
+	proxy.Cut()
+	sp := openSpool(t, t.TempDir(), 16<<10) // a few batches of 50
+	w := store.NewWriter(db, fastWriterConfig(sp))
+	in, stop := runWriter(t, w, context.Background())
+	send(in, calls("x", 1000))
+	waitFor(t, "every packet spooled or dropped", func() bool {
+		st := w.Stats()
+		return st.Spooled+st.SpoolDropped[store.SpoolFull] == 1000
+	})
+	st := w.Stats()
+	if st.Spooled == 0 || st.SpoolDropped[store.SpoolFull] == 0 || sp.Bytes() > 16<<10 {
+		t.Fatalf("unexpected stats with a small spool: %+v, spool bytes %d", st, sp.Bytes())
+	}
+	proxy.Restore()
+	waitFor(t, "the spool replayed", func() bool { return sp.Empty() })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if rows, _ := countStored(t, dsn); rows != int(st.Spooled) {
+		t.Fatalf("unexpected stored packets; got %d; want the %d spooled", rows, st.Spooled)
+	}
+}
+
+func TestWriter_SpoolsWhatArrivesAfterCancel(t *testing.T) {
+	db, proxy, _ := openProxied(t)
+	proxy.Cut()
+	sp := openSpool(t, t.TempDir(), 0)
+	cfg := fastWriterConfig(sp)
+	cfg.SpoolAfter = time.Hour // only the cancel may send batches to the spool
+	w := store.NewWriter(db, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	in, stop := runWriter(t, w, ctx)
+	send(in, calls("x", 120))
+	time.Sleep(50 * time.Millisecond) // the writer is retrying its first batch
+	cancel()
+	send(in, calls("y", 30))
+	if err := stop(); err != nil {
+		t.Fatalf("unexpected error from Run after cancel with a spool: %v", err)
+	}
+	if st := w.Stats(); st.Spooled != 150 || st.Stored != 0 {
+		t.Fatalf("unexpected stats after cancel; got %+v; want 150 spooled", st)
+	}
+}
