@@ -9,8 +9,12 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/hepvault/hepvault"
+	"github.com/hepvault/hepvault/store"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -25,6 +29,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	window := fs.Duration("window", time.Minute, "window length")
 	limit := fs.Int("limit", 100, "packets per window request")
 	seedN := fs.Uint64("seed", 7, "random seed")
+	direct := fs.Bool("direct", false, "call the store directly instead of the HTTP API, to see what the API adds")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -44,6 +49,17 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "stored span %s .. %s (%s), about %d packets (planner estimate)\n", lo.Format(time.RFC3339), hi.Format(time.RFC3339), hi.Sub(lo).Round(time.Minute), rows)
 
 	client := &http.Client{Timeout: 10 * time.Second}
+	get := func(ctx context.Context, u string) ([]packet, time.Duration, error) { return get(ctx, client, u) }
+	if *direct {
+		cfg := store.DefaultConfig()
+		cfg.DSN = *dsn
+		db, err := store.Open(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		get = func(ctx context.Context, u string) ([]packet, time.Duration, error) { return getDirect(ctx, db, u) }
+	}
 	rng := rand.New(rand.NewPCG(*seedN, 1))
 	var callIDs []string
 	var winLat, callLat []time.Duration
@@ -53,7 +69,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		u := *base + "/api/v1/packets?" + url.Values{
 			"from": {from.Format(time.RFC3339Nano)}, "to": {from.Add(*window).Format(time.RFC3339Nano)},
 			"limit": {fmt.Sprint(*limit)}}.Encode()
-		pkts, d, err := get(ctx, client, u)
+		pkts, d, err := get(ctx, u)
 		if err != nil {
 			return err
 		}
@@ -70,7 +86,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	for range *n {
 		id := callIDs[rng.IntN(len(callIDs))]
-		pkts, d, err := get(ctx, client, *base+"/api/v1/calls/"+url.PathEscape(id))
+		pkts, d, err := get(ctx, *base+"/api/v1/calls/"+url.PathEscape(id))
 		if err != nil {
 			return err
 		}
@@ -111,6 +127,31 @@ func get(ctx context.Context, client *http.Client, u string) ([]packet, time.Dur
 		return nil, 0, fmt.Errorf("GET %s: %w", u, err)
 	}
 	return ans.Packets, d, nil
+}
+
+// getDirect asks the store what the API URL u asks, timing only the store.
+func getDirect(ctx context.Context, db *store.DB, u string) ([]packet, time.Duration, error) {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return nil, 0, err
+	}
+	var f hepvault.Filter
+	if id, ok := strings.CutPrefix(pu.Path, "/api/v1/calls/"); ok {
+		f.CallID, f.Limit = id, store.MaxLimit
+	} else {
+		q := pu.Query()
+		f.From, _ = time.Parse(time.RFC3339Nano, q.Get("from"))
+		f.To, _ = time.Parse(time.RFC3339Nano, q.Get("to"))
+		f.Limit, _ = strconv.Atoi(q.Get("limit"))
+	}
+	start := time.Now()
+	pkts, _, err := db.Packets(ctx, f)
+	d := time.Since(start)
+	out := make([]packet, len(pkts))
+	for i, p := range pkts {
+		out[i].CallID = p.CallID
+	}
+	return out, d, err
 }
 
 func report(w io.Writer, what string, lat []time.Duration, pkts int) {
