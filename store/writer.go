@@ -34,8 +34,11 @@ type WriterConfig struct {
 // DefaultWriterConfig: batches large enough for COPY to pay off, flushed soon
 // enough that a query sees a packet within a fraction of a second.
 func DefaultWriterConfig() WriterConfig {
-	return WriterConfig{BatchSize: 2000, FlushInterval: 200 * time.Millisecond,
-		RetryInterval: 250 * time.Millisecond, MaxRetryInterval: 5 * time.Second, WriteTimeout: 15 * time.Second, SpoolAfter: 1500 * time.Millisecond}
+	return WriterConfig{
+		BatchSize: 2000, FlushInterval: 200 * time.Millisecond,
+		RetryInterval: 250 * time.Millisecond, MaxRetryInterval: 5 * time.Second,
+		WriteTimeout: 15 * time.Second, SpoolAfter: 1500 * time.Millisecond,
+	}
 }
 
 // WriterStats counts what the writer did; read with Stats.
