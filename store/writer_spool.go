@@ -40,16 +40,16 @@ func (w *Writer) writeOrSpool(ctx context.Context, batch []hepvault.Packet) {
 		}
 		w.log.Warn("database unavailable; spooling batches to disk until it answers",
 			"packets", len(batch), "spool_dir", w.spool.Dir(), "err", err)
-		w.toSpool(batch, true)
+		w.toSpool(ctx, batch, true)
 		return
 	}
-	w.toSpool(batch, false)
+	w.toSpool(ctx, batch, false)
 }
 
 // toSpool appends batch to the spool, or counts it as dropped. tried says
 // whether a write of it was attempted: its outcome may be unknown, so the
 // replay must not store it twice.
-func (w *Writer) toSpool(batch []hepvault.Packet, tried bool) {
+func (w *Writer) toSpool(ctx context.Context, batch []hepvault.Packet, tried bool) {
 	var err error
 	if tried {
 		err = w.spool.Append(batch)
@@ -64,6 +64,12 @@ func (w *Writer) toSpool(batch []hepvault.Packet, tried bool) {
 		default: // the replayer has a wake-up pending already
 		}
 	case errors.Is(err, spool.ErrFull):
+		// A full spool need not mean the database is away: the replay may
+		// lag behind live traffic. One attempt, then: stored out of order
+		// beats dropped.
+		if !tried && ctx.Err() == nil && w.writeWithRetry(ctx, batch, time.Nanosecond) == nil {
+			return
+		}
 		w.spoolDropped[SpoolFull].Add(uint64(len(batch)))
 		// Once per 10 s: while the spool is full every batch ends here.
 		now := time.Now().UnixNano()
