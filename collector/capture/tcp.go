@@ -77,6 +77,8 @@ func (rd *reader) segment(t *layers.TCP, ts time.Time, src, dst netip.AddrPort) 
 	switch {
 	case f.notSIP:
 		st.Skipped[ReasonNotSIP]++
+	case t.SYN:
+		rd.add(f, t.Seq+1, data, ts) // TCP Fast Open: data after the SYN's own sequence number
 	default:
 		rd.add(f, t.Seq, data, ts)
 	}
