@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -18,7 +19,13 @@ import (
 	"github.com/hepvault/hepvault/store/storetest"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(asMainEnv) == "1" {
+		main() // hepvault itself, for tests that signal it (outage_helpers_test.go)
+		os.Exit(0)
+	}
+	storetest.Main(m)
+}
 
 // startTestServer runs hepvault on a fresh database with every listener on
 // a free loopback port.
