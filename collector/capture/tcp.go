@@ -3,7 +3,6 @@ package capture
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"net/netip"
 	"slices"
 	"time"
@@ -325,8 +324,7 @@ func headerEnd(buf []byte) int {
 // isStartLine reports whether line (ending in LF) is a SIP Request-Line or
 // Status-Line.
 func isStartLine(m *sip.Message, line []byte) bool {
-	err := sip.Parse(line, m)
-	return !errors.Is(err, sip.ErrStartLine) && !errors.Is(err, sip.ErrEmpty)
+	return !notStartLine(sip.Parse(line, m))
 }
 
 // startLineAt returns the offset of the first line in buf that is a SIP
