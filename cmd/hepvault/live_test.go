@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"strconv"
@@ -62,12 +63,6 @@ func hepURI(s *server, transport string) string {
 	return fmt.Sprintf(`HEP_URI="sip:%s"`, s.col.UDPAddr())
 }
 
-func hepPort(a interface{ String() string }) int {
-	_, p, _ := strings.Cut(a.String(), "127.0.0.1:")
-	n, _ := strconv.Atoi(p)
-	return n
-}
-
 // captureFilter keeps the SIP that passes Kamailio's ports and leaves out
 // the HEP it sends to s.
 func captureFilter(s *server, kamailioPorts ...int) string {
@@ -76,7 +71,7 @@ func captureFilter(s *server, kamailioPorts ...int) string {
 		ports = append(ports, fmt.Sprintf("port %d", p))
 	}
 	return fmt.Sprintf("(%s) and not port %d and not port %d", strings.Join(ports, " or "),
-		hepPort(s.col.UDPAddr()), hepPort(s.col.TCPAddr()))
+		s.col.UDPAddr().(*net.UDPAddr).Port, s.col.TCPAddr().(*net.TCPAddr).Port)
 }
 
 // stepLogger logs how long the steps of a live test take.
