@@ -90,7 +90,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// countStored returns the rows and the distinct call ids in the packets table.
+// countStored returns the rows and the distinct call ids in the packets
+// table (which may keep the Call-ID only in raw).
 func countStored(t *testing.T, dsn string) (rows, distinct int) {
 	t.Helper()
 	conn, err := pgx.Connect(context.Background(), dsn)

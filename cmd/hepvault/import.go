@@ -80,11 +80,15 @@ func runImport(ctx context.Context, args []string, getenv env, stdout, stderr io
 	var failed []string
 	for _, path := range cfg.Files {
 		if err := im.file(path); err != nil {
-			if im.dbErr != nil {
-				return fmt.Errorf("%s: writing to the database: %w", path, im.dbErr)
-			}
+			// Interrupted, or the database failed: what was written stays,
+			// and ids make a rerun store only the rest.
 			if ctx.Err() != nil {
-				return ctx.Err()
+				im.summary(stdout, len(failed), time.Since(start))
+				return fmt.Errorf("interrupted while importing %s; run the same import again to finish (nothing is stored twice)", path)
+			}
+			if im.dbErr != nil {
+				im.summary(stdout, len(failed), time.Since(start))
+				return fmt.Errorf("%s: writing to the database: %w; run the same import again to finish (nothing is stored twice)", path, im.dbErr)
 			}
 			fmt.Fprintf(stderr, "hepvault import: %s: %v\n", path, err)
 			failed = append(failed, path)
@@ -179,7 +183,8 @@ func (p *progress) report(st capture.Stats) {
 		return
 	}
 	now := time.Now()
-	if now.Sub(p.start) < time.Second { // small files: the summary is enough
+	// Small files, and the end of a file: the summary says it all.
+	if now.Sub(p.start) < time.Second || (p.size > 0 && st.Bytes >= p.size) {
 		return
 	}
 	var tenth int64
@@ -217,7 +222,7 @@ func (im *importer) summary(w io.Writer, failed int, took time.Duration) {
 		}
 	}
 	if !t.First.IsZero() {
-		fmt.Fprintf(w, "packet times         %s to %s\n", t.First.UTC().Format(time.RFC3339Nano), t.Last.UTC().Format(time.RFC3339Nano))
+		fmt.Fprintf(w, "packet times         %s to %s\n", t.First.UTC().Format(microTime), t.Last.UTC().Format(microTime))
 	}
 }
 
@@ -232,3 +237,5 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%d B", n)
 }
+
+const microTime = "2006-01-02T15:04:05.000000Z07:00"

@@ -121,7 +121,7 @@ func (rd *reader) open() (source, func(gopacket.CaptureInfo) layers.LinkType, er
 	}
 	switch binary.LittleEndian.Uint32(magic) {
 	case magicPcapNG:
-		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
+		ng, err := pcapgo.NewNgReader(&ngGuard{r: br}, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: pcapng: %v", ErrFormat, err)
 		}
@@ -138,11 +138,10 @@ func (rd *reader) open() (source, func(gopacket.CaptureInfo) layers.LinkType, er
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: pcap: %v", ErrFormat, err)
 		}
-		// Some writers put a snap length smaller than their records (or
-		// 0); the records' own lengths are checked against each other.
-		if pc.Snaplen() < 1<<18 {
-			pc.SetSnaplen(1 << 18)
-		}
+		// The reader refuses records longer than the snap length, and
+		// allocates what one claims up to it. Some writers put a snap
+		// length smaller than their records (or 0), some 4 GiB.
+		pc.SetSnaplen(min(max(pc.Snaplen(), 1<<18), maxRecord))
 		lt := pc.LinkType()
 		return pc, func(gopacket.CaptureInfo) layers.LinkType { return lt }, nil
 	}
@@ -213,6 +212,10 @@ type meta struct {
 func (rd *reader) ip(pkt []byte, ts time.Time) {
 	st := &rd.stats
 	rd.fb = false
+	if len(pkt) == 0 {
+		st.Skipped[ReasonTruncated]++
+		return
+	}
 	var (
 		proto    layers.IPProtocol
 		payload  []byte
