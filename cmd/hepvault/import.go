@@ -14,6 +14,7 @@ import (
 	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/collector/capture"
 	"github.com/hepvault/hepvault/store"
+	"github.com/jackc/pgx/v5"
 )
 
 type importConfig struct {
@@ -75,7 +76,8 @@ func runImport(ctx context.Context, args []string, getenv env, stdout, stderr io
 	}
 	defer closeStorage(db, pg, log)
 
-	im := &importer{cfg: cfg, ctx: ctx, w: store.NewWriter(db, store.DefaultWriterConfig()), stderr: stderr}
+	im := &importer{cfg: cfg, ctx: ctx, w: store.NewWriter(db, store.DefaultWriterConfig()), stderr: stderr,
+		where: storeName(cfg.DB, cfg.DataDir)}
 	start := time.Now()
 	var failed []string
 	for _, path := range cfg.Files {
@@ -114,6 +116,19 @@ type importer struct {
 	duplicates int64 // rows the store already had
 	batch      []hepvault.Packet
 	dbErr      error
+	where      string // the database, for the summary
+}
+
+// storeName says where packets go, without a password.
+func storeName(dsn, dataDir string) string {
+	if dsn == "" {
+		return "embedded PostgreSQL in " + dataDir
+	}
+	c, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return "the database of --db"
+	}
+	return fmt.Sprintf("database %s on %s:%d", c.Database, c.Host, c.Port)
 }
 
 // file imports one capture file.
@@ -205,6 +220,7 @@ func (p *progress) report(st capture.Stats) {
 
 func (im *importer) summary(w io.Writer, failed int, took time.Duration) {
 	t := &im.total
+	fmt.Fprintf(w, "into                 %s\n", im.where)
 	fmt.Fprintf(w, "files                %d", im.files)
 	if failed > 0 {
 		fmt.Fprintf(w, " (%d not read to the end)", failed)

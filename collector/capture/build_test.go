@@ -69,7 +69,18 @@ func tcpFrame(t *testing.T, src, dst netip.AddrPort, seq uint32, fl tcpFlags, pa
 func writePcap(t testing.TB, lt layers.LinkType, recs []rec) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	w := pcapgo.NewWriter(&b)
+	return writePcapTo(t, pcapgo.NewWriter(&b), &b, lt, recs)
+}
+
+// writePcapNanos writes recs as a classic pcap with nanosecond timestamps.
+func writePcapNanos(t testing.TB, lt layers.LinkType, recs []rec) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	return writePcapTo(t, pcapgo.NewWriterNanos(&b), &b, lt, recs)
+}
+
+func writePcapTo(t testing.TB, w *pcapgo.Writer, b *bytes.Buffer, lt layers.LinkType, recs []rec) []byte {
+	t.Helper()
 	if err := w.WriteFileHeader(262144, lt); err != nil {
 		t.Fatal(err)
 	}
@@ -133,3 +144,25 @@ func rewrap(t testing.TB, recs []rec, header func(ip []byte) []byte) []rec {
 }
 
 func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
+
+// bigEndian rewrites a little-endian classic pcap in big-endian byte order,
+// as files written on SPARC or POWER are.
+func bigEndian(le []byte) []byte {
+	be := bytes.Clone(le)
+	swap32 := func(off int) { binary.BigEndian.PutUint32(be[off:], binary.LittleEndian.Uint32(le[off:])) }
+	swap16 := func(off int) { binary.BigEndian.PutUint16(be[off:], binary.LittleEndian.Uint16(le[off:])) }
+	swap32(0)
+	swap16(4)
+	swap16(6)
+	for _, off := range []int{8, 12, 16, 20} {
+		swap32(off)
+	}
+	for off := 24; off+16 <= len(le); {
+		n := int(binary.LittleEndian.Uint32(le[off+8:]))
+		for i := 0; i < 16; i += 4 {
+			swap32(off + i)
+		}
+		off += 16 + n
+	}
+	return be
+}

@@ -64,6 +64,8 @@ func TestRead_LinkTypes(t *testing.T) {
 	f("OpenBSD loopback", writePcap(t, layers.LinkTypeLoop, rewrap(t, recs, func([]byte) []byte {
 		return binary.BigEndian.AppendUint32(nil, 2)
 	})))
+	f("pcap with nanosecond timestamps", writePcapNanos(t, layers.LinkTypeEthernet, recs))
+	f("big-endian pcap", bigEndian(orig))
 	f("pcapng", writePcapNG(t, layers.LinkTypeEthernet, recs))
 	f("pcapng raw IP", writePcapNG(t, layers.LinkTypeRaw, rewrap(t, recs, func([]byte) []byte { return nil })))
 	var gz bytes.Buffer

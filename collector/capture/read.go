@@ -318,6 +318,13 @@ func (rd *reader) message(b []byte, m meta) error {
 				return nil
 			}
 			perr := sip.Parse(rd.hp.Payload, &rd.msg)
+			// HEPv1/v2 are told by one byte: in a capture of all kinds of
+			// UDP, some other protocol can pass for them, but not with a
+			// SIP start line inside.
+			if rd.hp.Version < 3 && notStartLine(perr) {
+				st.Skipped[ReasonNotSIP]++
+				return nil
+			}
 			p := collector.Build(&rd.hp, &rd.msg, perr, m.ts, 0)
 			st.FromHEP++
 			return rd.emit(&p, perr)
@@ -332,7 +339,7 @@ func (rd *reader) message(b []byte, m meta) error {
 		return nil
 	}
 	perr := sip.Parse(b, &rd.msg)
-	if errors.Is(perr, sip.ErrStartLine) || errors.Is(perr, sip.ErrEmpty) {
+	if notStartLine(perr) {
 		st.Skipped[ReasonNotSIP]++
 		return nil
 	}
@@ -359,6 +366,11 @@ func (rd *reader) emit(p *hepvault.Packet, perr error) error {
 		rd.stats.Invalid++
 	}
 	return rd.fn(*p)
+}
+
+// notStartLine reports whether sip.Parse failed before it found a start line.
+func notStartLine(perr error) bool {
+	return errors.Is(perr, sip.ErrStartLine) || errors.Is(perr, sip.ErrEmpty)
 }
 
 func onlyCRLF(b []byte) bool {

@@ -65,6 +65,12 @@ func TestRead_Skips(t *testing.T) {
 	skip(capture.ReasonNotSIP, udp("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
 	skip(capture.ReasonNotSIP, udp("\x02\x03 a first byte of 2 that is no HEPv2"))
 	skip(capture.ReasonBadHEP, udp("HEP3\x00\x03garbage"))
+	// A HEPv2 header (told by its first byte) before something that is not
+	// SIP: another protocol passing for HEPv2.
+	v2 := fixture.Load(t, fixture.HEP2)[0]
+	fake := slices.Clone(v2.Datagram)
+	copy(fake[len(fake)-v2.Truth.PayloadLen:], bytes.Repeat([]byte{0xee}, v2.Truth.PayloadLen))
+	skip(capture.ReasonNotSIP, udpFrame(t, src, dst, fake))
 	rtcp := hep.AppendV3(nil, &hep.Packet{Version: 3, Family: hep.FamilyIPv4, Proto: 17, ProtoType: 5,
 		SrcIP: src.Addr(), DstIP: dst.Addr(), SrcPort: 5004, DstPort: 5005, TsSec: 1, Payload: []byte("{rtcp}")})
 	skip(capture.ReasonHEPNotSIP, udpFrame(t, src, dst, rtcp))

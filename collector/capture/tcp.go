@@ -3,7 +3,6 @@ package capture
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"net/netip"
 	"slices"
 	"time"
@@ -77,6 +76,8 @@ func (rd *reader) segment(t *layers.TCP, ts time.Time, src, dst netip.AddrPort) 
 	switch {
 	case f.notSIP:
 		st.Skipped[ReasonNotSIP]++
+	case t.SYN:
+		rd.add(f, t.Seq+1, data, ts) // TCP Fast Open: data after the SYN's own sequence number
 	default:
 		rd.add(f, t.Seq, data, ts)
 	}
@@ -323,8 +324,7 @@ func headerEnd(buf []byte) int {
 // isStartLine reports whether line (ending in LF) is a SIP Request-Line or
 // Status-Line.
 func isStartLine(m *sip.Message, line []byte) bool {
-	err := sip.Parse(line, m)
-	return !errors.Is(err, sip.ErrStartLine) && !errors.Is(err, sip.ErrEmpty)
+	return !notStartLine(sip.Parse(line, m))
 }
 
 // startLineAt returns the offset of the first line in buf that is a SIP
