@@ -24,6 +24,9 @@ const selectColumns = `captured_at, id, received_at, capture_id, src_port, dst_p
 // Packets returns the packets f selects in (capture time, arrival) order, at
 // most f.Limit of them, and whether more remain after the last one.
 func (db *DB) Packets(ctx context.Context, f hepvault.Filter) ([]hepvault.Packet, bool, error) {
+	if err := db.errNotReady(); err != nil {
+		return nil, false, err
+	}
 	limit := f.Limit
 	if limit <= 0 || limit > MaxLimit {
 		limit = MaxLimit

@@ -25,6 +25,9 @@ func (w *Writer) writeOnceBounded(ctx context.Context, pkts []hepvault.Packet) e
 }
 
 func (w *Writer) bounded(ctx context.Context, write func(context.Context) error) error {
+	if err := w.db.errNotReady(); err != nil {
+		return err
+	}
 	wctx, cancel := context.WithTimeout(ctx, w.cfg.WriteTimeout)
 	defer cancel()
 	err := write(wctx)
