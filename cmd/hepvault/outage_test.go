@@ -21,6 +21,8 @@ func TestOutage(t *testing.T) {
 	t.Run("hepvault killed while database down", func(t *testing.T) { testHepvaultKilledWhileDatabaseDown(t, pg) })
 	t.Run("sigterm mid-stream", func(t *testing.T) { testSIGTERMMidStream(t, pg.DSN()) })
 	t.Run("sigterm while database down", func(t *testing.T) { testSIGTERMWhileDatabaseDown(t, pg) })
+	t.Run("started while database down", func(t *testing.T) { testStartedWhileDatabaseDown(t, pg) })
+	t.Run("wrong database is fatal", func(t *testing.T) { testWrongDatabaseFatal(t, pg) })
 }
 
 // testPostgresKilledMidStream streams HEP over TCP at a steady pace, kills
