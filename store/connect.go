@@ -43,6 +43,16 @@ func Connect(cfg Config) (*DB, error) {
 // error (authentication, missing database, a failed migration) needs a
 // person.
 func (db *DB) Prepare(ctx context.Context, now time.Time) error {
+	err := db.prepare(ctx, now)
+	if err != nil {
+		db.prepareErr.Store(&err)
+		return err
+	}
+	db.notReady.Store(false)
+	return nil
+}
+
+func (db *DB) prepare(ctx context.Context, now time.Time) error {
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err := db.pool.Ping(pingCtx)
 	cancel()
@@ -52,11 +62,7 @@ func (db *DB) Prepare(ctx context.Context, now time.Time) error {
 	if _, err := db.Migrate(ctx); err != nil {
 		return err
 	}
-	if err := db.EnsurePartitions(ctx, now); err != nil {
-		return err
-	}
-	db.notReady.Store(false)
-	return nil
+	return db.EnsurePartitions(ctx, now)
 }
 
 // Ready reports whether the schema is known to be in place: always for a DB
@@ -70,5 +76,9 @@ func (db *DB) errNotReady() error {
 	if db.Ready() {
 		return nil
 	}
-	return fmt.Errorf("store: database not reached since start (schema not checked yet; hepvault keeps trying): %w", hepvault.ErrUnavailable)
+	last := "none yet"
+	if err := db.prepareErr.Load(); err != nil {
+		last = (*err).Error()
+	}
+	return fmt.Errorf("store: %w: not reached since start, schema not checked yet (hepvault keeps trying; last attempt: %s)", hepvault.ErrUnavailable, last)
 }

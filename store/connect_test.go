@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,8 +55,9 @@ func TestConnect_UnreachableVersusWrong(t *testing.T) {
 	if down.Ready() {
 		t.Fatal("a database never reached reports ready")
 	}
-	if err := down.Ping(ctx); !errors.Is(err, hepvault.ErrUnavailable) {
-		t.Fatalf("unexpected Ping error; got %v; want ErrUnavailable", err)
+	// Health answers say why: the last attempt's error.
+	if err := down.Ping(ctx); !errors.Is(err, hepvault.ErrUnavailable) || !strings.Contains(err.Error(), "connect to") {
+		t.Fatalf("unexpected Ping error; got %v; want ErrUnavailable with the last attempt's error", err)
 	}
 
 	u, err := url.Parse(storetest.NewDatabase(t))

@@ -34,7 +34,8 @@ type DB struct {
 	log   *slog.Logger
 	parts *partitioner
 	// notReady is set by Connect until Prepare succeeds (connect.go).
-	notReady atomic.Bool
+	notReady   atomic.Bool
+	prepareErr atomic.Pointer[error] // the last failed Prepare, for health answers
 }
 
 // Open connects to the database and checks that it answers. It does not
