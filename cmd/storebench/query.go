@@ -103,7 +103,8 @@ type packet struct {
 	Raw    string `json:"raw"`
 }
 
-// get fetches one API answer and decodes it, timing the whole exchange.
+// get fetches one API answer and decodes it, timing the exchange up to the
+// answer's last byte.
 func get(ctx context.Context, client *http.Client, u string) ([]packet, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -115,15 +116,20 @@ func get(ctx context.Context, client *http.Client, u string) ([]packet, time.Dur
 		return nil, 0, err
 	}
 	defer resp.Body.Close()
-	var ans struct {
-		Packets []packet `json:"packets"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&ans)
+	// The clock stops at the last byte of the answer: decoding it is the
+	// client's work, not the server's.
+	body, err := io.ReadAll(resp.Body)
 	d := time.Since(start)
+	if err != nil {
+		return nil, 0, fmt.Errorf("GET %s: %w", u, err)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, 0, fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
-	if err != nil {
+	var ans struct {
+		Packets []packet `json:"packets"`
+	}
+	if err := json.Unmarshal(body, &ans); err != nil {
 		return nil, 0, fmt.Errorf("GET %s: %w", u, err)
 	}
 	return ans.Packets, d, nil
