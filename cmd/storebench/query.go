@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,8 +32,20 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	limit := fs.Int("limit", 100, "packets per window request")
 	seedN := fs.Uint64("seed", 7, "random seed")
 	direct := fs.Bool("direct", false, "call the store directly instead of the HTTP API, to see what the API adds")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process here (with -direct: the store's read path)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	conn, err := pgx.Connect(ctx, *dsn)
 	if err != nil {
