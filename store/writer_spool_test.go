@@ -98,7 +98,7 @@ func countStored(t *testing.T, dsn string) (rows, distinct int) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	if err := conn.QueryRow(context.Background(), `SELECT count(*), count(DISTINCT call_id) FROM packets`).Scan(&rows, &distinct); err != nil {
+	if err := conn.QueryRow(context.Background(), `SELECT count(*), count(DISTINCT call_hash) FROM packets`).Scan(&rows, &distinct); err != nil {
 		t.Fatal(err)
 	}
 	return rows, distinct
