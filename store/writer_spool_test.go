@@ -90,7 +90,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// countStored returns the rows and the distinct call ids in the packets table.
+// countStored returns the rows and the distinct call ids in the packets
+// table (which may keep the Call-ID only in raw).
 func countStored(t *testing.T, dsn string) (rows, distinct int) {
 	t.Helper()
 	conn, err := pgx.Connect(context.Background(), dsn)
@@ -98,6 +99,7 @@ func countStored(t *testing.T, dsn string) (rows, distinct int) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
+	// call_hash, not call_id: call_id is parsed from raw on read (migration 0004).
 	if err := conn.QueryRow(context.Background(), `SELECT count(*), count(DISTINCT call_hash) FROM packets`).Scan(&rows, &distinct); err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ type config struct {
 	Pid      int    // the collector's process, for CPU and peak RSS
 	PgPid    int    // the postmaster, for PostgreSQL's CPU
 	Quiet    time.Duration
+	CatchUp  time.Duration
 	MaxWait  time.Duration
 	FindMax  bool
 	MaxRate  int
@@ -52,6 +53,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.Pid, "pid", 0, "the collector's process id: CPU seconds and peak RSS")
 	fs.IntVar(&c.PgPid, "pg-pid", 0, "the postmaster's process id: PostgreSQL's CPU seconds (it and its children)")
 	fs.DurationVar(&c.Quiet, "settle", 5*time.Second, "after sending, stop waiting for stores once the count has not moved for this long")
+	fs.DurationVar(&c.CatchUp, "catch-up", 10*time.Second, "a run holds only if its last packet is stored within this long after the last send")
 	fs.DurationVar(&c.MaxWait, "max-wait", 2*time.Minute, "after sending, wait at most this long for stores")
 	fs.BoolVar(&c.FindMax, "find-max", false, "step the rate up from --rate, then bisect, to the highest rate stored with no loss")
 	fs.IntVar(&c.MaxRate, "max-rate", 200000, "--find-max: never offer more than this")

@@ -33,17 +33,25 @@ type result struct {
 	KernelUDP *uint64 `json:"kernel_udp_drops,omitempty"`
 	Drops     []loadgen.Change
 
-	CPU       *float64 `json:"collector_cpu_s,omitempty"`
-	PeakRSS   *uint64  `json:"collector_peak_rss_bytes,omitempty"`
-	PgCPU     *float64 `json:"postgres_cpu_s,omitempty"`
-	Wall      float64  `json:"wall_s"` // from the first send to the last store
+	CPU     *float64 `json:"collector_cpu_s,omitempty"`
+	PeakRSS *uint64  `json:"collector_peak_rss_bytes,omitempty"`
+	PgCPU   *float64 `json:"postgres_cpu_s,omitempty"`
+	Wall    float64  `json:"wall_s"` // from the first send to the last store
+	// Drain is how long after the last send the last packet was stored:
+	// the backlog the collector held in memory when the traffic stopped.
+	Drain     float64  `json:"drain_s"`
+	CatchUp   float64  `json:"catch_up_s"`
 	LoadStart string   `json:"load_start"`
 	LoadEnd   string   `json:"load_end"`
 	Notes     []string `json:"notes,omitempty"`
 }
 
-// held says the run stored every packet it offered.
-func (r *result) held() bool { return r.Sent == r.Offered && r.Stored == r.Offered }
+// held says the run stored every packet it offered, and kept up: a
+// collector that buffers what it cannot write yet would otherwise "hold"
+// any rate for as long as its memory lasts.
+func (r *result) held() bool {
+	return r.Sent == r.Offered && r.Stored == r.Offered && r.Drain <= r.CatchUp
+}
 
 func newRunID() (string, uint32) {
 	var b [4]byte
@@ -56,7 +64,7 @@ func newRunID() (string, uint32) {
 func measure(ctx context.Context, cfg config, rate int) (*result, error) {
 	runID, captureID := newRunID()
 	r := &result{Label: cfg.Label, Transport: cfg.Transport, Rate: rate, Duration: cfg.Duration.Seconds(),
-		RunID: runID, CaptureID: captureID, LoadStart: loadavg()}
+		RunID: runID, CaptureID: captureID, LoadStart: loadavg(), CatchUp: cfg.CatchUp.Seconds()}
 	note := func(format string, args ...any) { r.Notes = append(r.Notes, fmt.Sprintf(format, args...)) }
 
 	var before loadgen.Samples
@@ -98,6 +106,7 @@ func measure(ctx context.Context, cfg config, rate int) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
+	sendEnd := time.Now()
 	r.Offered, r.Sent, r.SendErrs, r.Behind = sent.Offered, sent.Sent, sent.Errors, sent.Behind
 	if sent.Sent > 0 {
 		r.MeanBytes = float64(sent.Bytes) / float64(sent.Sent)
@@ -125,6 +134,13 @@ func measure(ctx context.Context, cfg config, rate int) (*result, error) {
 		note("stopped counting: %v", err)
 	}
 	r.Wall = time.Since(start).Seconds()
+	// WaitStored returns at the first count that reached Sent, or after
+	// the count stood still for cfg.Quiet: then the last store was earlier.
+	lastStore := time.Now()
+	if r.Stored < sent.Sent {
+		lastStore = lastStore.Add(-cfg.Quiet)
+	}
+	r.Drain = max(0, lastStore.Sub(sendEnd).Seconds())
 	r.LoadEnd = loadavg()
 
 	if udpOK {
@@ -175,7 +191,10 @@ func loadavg() string {
 
 func (r *result) print(w io.Writer) {
 	verdict := "HELD (0 loss)"
-	if !r.held() {
+	switch {
+	case r.Stored == r.Offered && r.Sent == r.Offered && !r.held():
+		verdict = fmt.Sprintf("FELL BEHIND (all stored, but %.1f s after the last send; allowed %.0f s)", r.Drain, r.CatchUp)
+	case !r.held():
 		verdict = fmt.Sprintf("LOST %d (%.3f%%)", r.Offered-min(r.Offered, r.Stored), 100*float64(r.Offered-min(r.Offered, r.Stored))/float64(max(r.Offered, 1)))
 	}
 	label := r.Label
@@ -183,8 +202,8 @@ func (r *result) print(w io.Writer) {
 		label += " "
 	}
 	fmt.Fprintf(w, "%s%s %d/s for %gs: %s\n", label, r.Transport, r.Rate, r.Duration, verdict)
-	fmt.Fprintf(w, "  offered %d  sent %d  stored %d  send errors %d  sender backlog max %d  mean HEP packet %.0f B\n",
-		r.Offered, r.Sent, r.Stored, r.SendErrs, r.Behind, r.MeanBytes)
+	fmt.Fprintf(w, "  offered %d  sent %d  stored %d  send errors %d  sender backlog max %d  mean HEP packet %.0f B  last store %.1f s after the last send\n",
+		r.Offered, r.Sent, r.Stored, r.SendErrs, r.Behind, r.MeanBytes, r.Drain)
 	if r.KernelUDP != nil {
 		fmt.Fprintf(w, "  kernel UDP receive-buffer drops on the port: %d\n", *r.KernelUDP)
 	}
