@@ -335,7 +335,8 @@ func TestServe_MalformedInputDoesNotStopIt(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`hepvault_dropped_total{reason="short_packet"} 1`, `hepvault_dropped_total{reason="bad_length"} 1`, `hepvault_dropped_total{reason="not_hep"} 1`, "hepvault_invalid_sip_total 1", "hepvault_stored_total 2"} {
+	for _, want := range []string{`hepvault_dropped_total{reason="short_packet"} 1`, `hepvault_dropped_total{reason="bad_length"} 1`, `hepvault_dropped_total{reason="not_hep"} 1`, "hepvault_invalid_sip_total 1", "hepvault_stored_total 2",
+		"hepvault_spooled_total 0", "hepvault_spool_bytes 0", `hepvault_spool_dropped_total{reason="spool_full"} 0`} {
 		if !strings.Contains(string(metrics), want) {
 			t.Fatalf("metrics lack %q:\n%s", want, metrics)
 		}
