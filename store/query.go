@@ -142,7 +142,7 @@ func (db *DB) collect(ctx context.Context, sql string, args []any, n int) ([]hep
 	// so fresh ones per row would cost ~30 allocations each.
 	var r rowScan
 	dst := r.targets()
-	pkts := make([]hepvault.Packet, 0, min(n, 1024))
+	pkts := make([]hepvault.Packet, 0, initialCap(n))
 	for rows.Next() {
 		if err := rows.Scan(dst...); err != nil {
 			return nil, interpretError("read packets", err)
@@ -154,6 +154,15 @@ func (db *DB) collect(ctx context.Context, sql string, args []any, n int) ([]hep
 		return nil, interpretError("read packets", err)
 	}
 	return pkts, nil
+}
+
+// initialCap sizes the result for a page of up to a few hundred packets;
+// a larger limit (a call: up to MaxLimit, usually ~10) starts small and grows.
+func initialCap(n int) int {
+	if n <= 512 {
+		return n
+	}
+	return 16
 }
 
 // headerColumns are the header fields as stored: NULL (nil) for "parse raw".
