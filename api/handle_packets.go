@@ -70,11 +70,14 @@ func (s *Server) answer(c echo.Context, format string, pkts []hepvault.Packet, n
 		writeText(&b, pkts, next)
 		return c.String(http.StatusOK, b.String())
 	}
-	out := packetsAnswer{Packets: make([]packetJSON, len(pkts)), Next: next}
-	for i := range pkts {
-		out.Packets[i] = toJSON(&pkts[i])
+	bp := answerBuffers.Get().(*[]byte)
+	buf := appendAnswer((*bp)[:0], pkts, next)
+	err := c.Blob(http.StatusOK, echo.MIMEApplicationJSON, buf)
+	if cap(buf) <= maxPooledAnswer {
+		*bp = buf
+		answerBuffers.Put(bp)
 	}
-	return c.JSON(http.StatusOK, out)
+	return err
 }
 
 func parseFormat(v string) (string, error) {
