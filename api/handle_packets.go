@@ -65,14 +65,16 @@ func (s *Server) handleCall(c echo.Context) error {
 }
 
 func (s *Server) answer(c echo.Context, format string, pkts []hepvault.Packet, next string) error {
-	if format == "text" {
-		var b strings.Builder
-		writeText(&b, pkts, next)
-		return c.String(http.StatusOK, b.String())
-	}
 	bp := answerBuffers.Get().(*[]byte)
-	buf := appendAnswer((*bp)[:0], pkts, next)
-	err := c.Blob(http.StatusOK, echo.MIMEApplicationJSON, buf)
+	var buf []byte
+	var err error
+	if format == "text" {
+		buf = appendText((*bp)[:0], pkts, next)
+		err = c.Blob(http.StatusOK, echo.MIMETextPlainCharsetUTF8, buf)
+	} else {
+		buf = appendAnswer((*bp)[:0], pkts, next)
+		err = c.Blob(http.StatusOK, echo.MIMEApplicationJSON, buf)
+	}
 	if cap(buf) <= maxPooledAnswer {
 		*bp = buf
 		answerBuffers.Put(bp)
