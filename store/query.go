@@ -11,6 +11,7 @@ import (
 
 	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/collector/sip"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // MaxLimit caps how many packets one query returns.
@@ -165,11 +166,13 @@ func initialCap(n int) int {
 	return 16
 }
 
-// headerColumns are the header fields as stored: NULL (nil) for "parse raw".
+// headerColumns are the header fields as stored: NULL (not Valid) for
+// "parse raw". Value types rather than pointers: pgx allocates a pointer
+// target for every non-NULL value.
 type headerColumns struct {
-	requestURI, reason, callID, cseqMethod, fromURI, fromTag *string
-	toURI, toTag, via, userAgent, contact, contentType       *string
-	cseq                                                     *int64
+	requestURI, reason, callID, cseqMethod, fromURI, fromTag pgtype.Text
+	toURI, toTag, via, userAgent, contact, contentType       pgtype.Text
+	cseq                                                     pgtype.Int8
 }
 
 // rowScan holds one row of selectColumns as pgx scans it.
@@ -178,10 +181,10 @@ type rowScan struct {
 	id, captureID                    int64
 	hepVersion, protoType, transport int16
 	kind                             int16
-	status                           *int16
+	status                           pgtype.Int2
 	srcPort, dstPort                 int32
 	srcIP, dstIP                     netip.Addr
-	invalid, method, corr            *string
+	invalid, method, corr            pgtype.Text
 	h                                headerColumns
 	raw                              []byte
 	msg                              sip.Message
@@ -203,8 +206,8 @@ func (r *rowScan) fill(p *hepvault.Packet) {
 	p.HEPVersion, p.ProtoType, p.Transport = uint8(r.hepVersion), uint8(r.protoType), hepvault.Transport(r.transport)
 	p.SrcIP, p.SrcPort, p.DstIP, p.DstPort = r.srcIP, uint16(r.srcPort), r.dstIP, uint16(r.dstPort)
 	p.Kind = hepvault.Kind(r.kind)
-	if r.status != nil {
-		p.StatusCode = int(*r.status)
+	if r.status.Valid {
+		p.StatusCode = int(r.status.Int16)
 	}
 	p.InvalidReason, p.Method, p.CorrelationID = str(r.invalid), str(r.method), str(r.corr)
 	p.Raw = r.raw
@@ -218,9 +221,9 @@ func (r *rowScan) fill(p *hepvault.Packet) {
 func fillHeaders(p *hepvault.Packet, m *sip.Message, h *headerColumns) {
 	sip.Parse(p.Raw, m) // an invalid message still yields what was read before the error
 	raw := string(p.Raw)
-	field := func(stored *string, parsed []byte) string {
-		if stored != nil {
-			return *stored
+	field := func(stored pgtype.Text, parsed []byte) string {
+		if stored.Valid {
+			return stored.String
 		}
 		return cleanText(substring(raw, p.Raw, parsed))
 	}
@@ -230,8 +233,8 @@ func fillHeaders(p *hepvault.Packet, m *sip.Message, h *headerColumns) {
 	p.ToURI, p.ToTag, p.ViaBranch = field(h.toURI, m.ToURI), field(h.toTag, m.ToTag), field(h.via, m.ViaBranch)
 	p.UserAgent, p.Contact = field(h.userAgent, m.UserAgent), field(h.contact, m.Contact)
 	p.ContentType = field(h.contentType, m.ContentType)
-	if h.cseq != nil {
-		p.CSeq = uint32(*h.cseq)
+	if h.cseq.Valid {
+		p.CSeq = uint32(h.cseq.Int64)
 	} else {
 		p.CSeq = effectiveCSeq(m.CSeqNum, string(m.CSeqMethod))
 	}
@@ -252,9 +255,4 @@ func substring(s string, orig, b []byte) string {
 }
 
 // str reads a nullable text column: NULL is stored for "".
-func str(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
+func str(s pgtype.Text) string { return s.String }
