@@ -81,6 +81,7 @@ func TestAccess_Token(t *testing.T) {
 	f("/api/v1/nope", "Bearer s3cret-token", http.StatusNotFound)
 	f("/healthz", "", http.StatusOK)
 	f("/healthz", "Bearer wrong", http.StatusOK)
+	f("/readyz", "", http.StatusOK)
 }
 
 func TestAccess_NoTokenConfigured(t *testing.T) {

@@ -65,16 +65,21 @@ func (s *Server) handleCall(c echo.Context) error {
 }
 
 func (s *Server) answer(c echo.Context, format string, pkts []hepvault.Packet, next string) error {
+	bp := answerBuffers.Get().(*[]byte)
+	var buf []byte
+	var err error
 	if format == "text" {
-		var b strings.Builder
-		writeText(&b, pkts, next)
-		return c.String(http.StatusOK, b.String())
+		buf = appendText((*bp)[:0], pkts, next)
+		err = c.Blob(http.StatusOK, echo.MIMETextPlainCharsetUTF8, buf)
+	} else {
+		buf = appendAnswer((*bp)[:0], pkts, next)
+		err = c.Blob(http.StatusOK, echo.MIMEApplicationJSON, buf)
 	}
-	out := packetsAnswer{Packets: make([]packetJSON, len(pkts)), Next: next}
-	for i := range pkts {
-		out.Packets[i] = toJSON(&pkts[i])
+	if cap(buf) <= maxPooledAnswer {
+		*bp = buf
+		answerBuffers.Put(bp)
 	}
-	return c.JSON(http.StatusOK, out)
+	return err
 }
 
 func parseFormat(v string) (string, error) {

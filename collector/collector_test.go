@@ -76,12 +76,14 @@ func TestCollector_UDPFixtures(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer conn.Close()
-			for _, r := range recs {
+			for i, r := range recs {
 				if _, err := conn.Write(r.Datagram); err != nil {
 					t.Fatal(err)
 				}
-				// Pace a little: a loopback burst can overrun the socket buffer.
-				time.Sleep(20 * time.Microsecond)
+				// At most 32 datagrams in flight: on a loaded machine the
+				// reader may not run for a while, and a loopback burst would
+				// overrun the kernel's default socket buffer.
+				waitRead(t, c, i+1-32)
 			}
 			got := drain(t, c, len(recs))
 			for i := range recs {
@@ -201,5 +203,17 @@ func TestCollector_QueueFullIsCountedNotBlocking(t *testing.T) {
 	}
 	if m.Queued.Load() != 2 || m.Dropped(ReasonQueueFull) != 8 {
 		t.Fatalf("unexpected counts; queued %d, queue_full %d; want 2 and 8", m.Queued.Load(), m.Dropped(ReasonQueueFull))
+	}
+}
+
+// waitRead waits until the collector has read at least n datagrams.
+func waitRead(t *testing.T, c *Collector, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for int(c.Metrics().UDPDatagrams.Load()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("collector read %d datagrams in 10 s; want %d", c.Metrics().UDPDatagrams.Load(), n)
+		}
+		time.Sleep(50 * time.Microsecond)
 	}
 }

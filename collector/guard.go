@@ -6,6 +6,9 @@ import (
 	"net"
 	"net/netip"
 	"sync/atomic"
+	"time"
+
+	"github.com/hepvault/hepvault/collector/hep"
 )
 
 // ConnReason says why the collector refused or closed a TCP connection.
@@ -20,11 +23,12 @@ const (
 	ConnBadLength                    // closed: frame length under 6 or over MaxFrame
 	ConnPartial                      // the agent closed in the middle of a frame
 	ConnReadError                    // closed: the socket failed
+	ConnSlowFrame                    // closed: a frame begun was not complete within TCPIdleTimeout
 	numConnReasons
 )
 
 var connReasonNames = [numConnReasons]string{
-	"max_conns", "not_allowed", "idle", "not_hep3", "bad_length", "partial_frame", "read_error",
+	"max_conns", "not_allowed", "idle", "not_hep3", "bad_length", "partial_frame", "read_error", "slow_frame",
 }
 
 func (r ConnReason) String() string { return connReasonNames[r] }
@@ -116,6 +120,37 @@ func (c *Collector) admitTCP(conn net.Conn) bool {
 	}
 	return true
 }
+
+// frameReader reads an agent's stream with two deadlines: nothing for the
+// idle timeout closes the connection, and so does a frame not complete
+// within the idle timeout of its first bytes, so an agent dripping a byte
+// now and then cannot hold a connection and its buffer forever.
+type frameReader struct {
+	conn    net.Conn
+	timeout time.Duration
+	fr      *hep.Framer
+	begun   time.Time // when the unfinished frame was first read from; zero between frames
+	slow    bool      // the last deadline set was the frame's, not the idle one
+}
+
+func (r *frameReader) Read(p []byte) (int, error) {
+	now := time.Now()
+	deadline := now.Add(r.timeout)
+	r.slow = false
+	if r.fr != nil && r.fr.Buffered() > 0 {
+		if r.begun.IsZero() {
+			r.begun = now
+		}
+		if d := r.begun.Add(r.timeout); d.Before(deadline) {
+			deadline, r.slow = d, true
+		}
+	}
+	_ = r.conn.SetReadDeadline(deadline)
+	return r.conn.Read(p)
+}
+
+// frameDone starts the clock afresh for the next frame.
+func (r *frameReader) frameDone() { r.begun = time.Time{} }
 
 func remoteAddr(conn net.Conn) netip.Addr {
 	if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -103,6 +104,22 @@ func TestCollector_UDPReadBufferGrantedOrWarned(t *testing.T) {
 	if !strings.Contains(prom.String(), "hepvault_udp_receive_buffer_bytes "+strconv.Itoa(got)+"\n") ||
 		!strings.Contains(prom.String(), "hepvault_udp_kernel_drops_total 0\n") {
 		t.Fatalf("metrics lack the UDP socket figures:\n%s", prom.String())
+	}
+}
+
+// TestCollector_UDPReadBufferCappedWarns asks for more than any kernel
+// grants (even SO_RCVBUFFORCE stops at INT_MAX/2), so the warning shows.
+func TestCollector_UDPReadBufferCappedWarns(t *testing.T) {
+	var logs logBuffer
+	const want = math.MaxInt32
+	c := startCollector(t, Config{UDPAddr: "127.0.0.1:0", UDPReadBuffer: want, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	got := c.Metrics().UDPReadBuffer()
+	if got >= want || got <= 0 {
+		t.Fatalf("unexpected granted buffer %d for %d asked", got, want)
+	}
+	line := logs.String()
+	if !strings.Contains(line, "net.core.rmem_max") || !strings.Contains(line, "granted_bytes="+strconv.Itoa(got)) {
+		t.Fatalf("no warning naming net.core.rmem_max and the granted size; log: %s", line)
 	}
 }
 
@@ -366,5 +383,81 @@ func TestCollector_TCPManyAgentsAndBadOnes(t *testing.T) {
 	}
 	if m.DroppedTotal() != 0 || m.Queued.Load() != agents*perAgent {
 		t.Fatalf("unexpected counts; dropped %d, queued %d", m.DroppedTotal(), m.Queued.Load())
+	}
+}
+
+// TestCollector_UDPKernelDropsIPv6 finds the drop counter of an IPv6 socket
+// too (/proc/net/udp6).
+func TestCollector_UDPKernelDropsIPv6(t *testing.T) {
+	c := New(Config{UDPAddr: "[::1]:0"})
+	if err := c.Start(t.Context()); err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	defer c.Stop()
+	if n, err := c.Metrics().UDPKernelDrops(); err != nil || n != 0 {
+		t.Fatalf("unexpected kernel drops of a fresh IPv6 socket; got %d, %v; want 0", n, err)
+	}
+}
+
+// TestCollector_TCPSlowFrame closes an agent that drips a packet a few bytes
+// at a time, never idle but never done, and leaves alone one that streams
+// split packets for longer than the timeout.
+func TestCollector_TCPSlowFrame(t *testing.T) {
+	recs := fixture.Load(t, fixture.HEP3)
+	const timeout = 400 * time.Millisecond
+	c := startCollector(t, Config{TCPAddr: "127.0.0.1:0", TCPIdleTimeout: timeout})
+	m := c.Metrics()
+
+	steady, err := net.Dial("tcp", c.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer steady.Close()
+	done := make(chan error, 1)
+	const frames = 12
+	go func() {
+		// Each packet in two halves 50 ms apart: 1.2 s of packets always
+		// half-read, each one complete well within the timeout.
+		for _, r := range recs[:frames] {
+			half := len(r.Datagram) / 2
+			for _, part := range [][]byte{r.Datagram[:half], r.Datagram[half:]} {
+				if _, err := steady.Write(part); err != nil {
+					done <- err
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		done <- nil
+	}()
+
+	drip, err := net.Dial("tcp", c.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drip.Close()
+	start := time.Now()
+	for _, b := range recs[0].Datagram {
+		if _, err := drip.Write([]byte{b}); err != nil {
+			break // closed by hepvault, as it should be
+		}
+		if time.Since(start) > 10*timeout {
+			break
+		}
+		time.Sleep(timeout / 8)
+	}
+	if !closedByPeer(drip) {
+		t.Fatal("dripping agent not closed")
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("steady agent: %v", err)
+	}
+	steady.Close() // an orderly end, so no idle timeout can race the counts below
+	got := drain(t, c, frames)
+	for i := range got {
+		checkTruth(t, got[i], recs[i])
+	}
+	if m.ConnClosed(ConnSlowFrame) != 1 || m.ConnClosed(ConnIdle) != 0 {
+		t.Fatalf("unexpected counts; slow_frame %d, idle %d; want 1 and 0", m.ConnClosed(ConnSlowFrame), m.ConnClosed(ConnIdle))
 	}
 }

@@ -57,7 +57,7 @@ type Metrics struct {
 	TCPFrames      atomic.Uint64 // HEP packets framed from TCP streams
 	TCPConnections atomic.Uint64 // connections accepted
 	TCPOpen        atomic.Int64  // connections open now
-	TCPBadFrames   atomic.Uint64 // connections closed because the stream was not HEPv3
+	TCPBadFrames   atomic.Uint64 // connections closed: stream not HEPv3, or frame length out of range
 	TCPPartial     atomic.Uint64 // connections that ended mid-frame
 	ReadErrors     atomic.Uint64 // socket read errors other than shutdown
 	Queued         atomic.Uint64 // packets handed to the writer
@@ -97,7 +97,7 @@ func (m *Metrics) WritePrometheus(w io.Writer) {
 	}
 	counter("hepvault_tcp_connections_total", "TCP connections accepted.", m.TCPConnections.Load())
 	fmt.Fprintf(w, "# HELP hepvault_tcp_connections_open TCP connections open now.\n# TYPE hepvault_tcp_connections_open gauge\nhepvault_tcp_connections_open %d\n", m.TCPOpen.Load())
-	counter("hepvault_tcp_bad_frames_total", "TCP connections closed because the stream was not HEPv3.", m.TCPBadFrames.Load())
+	counter("hepvault_tcp_bad_frames_total", "TCP connections closed because the stream was not HEPv3 or a frame length was out of range.", m.TCPBadFrames.Load())
 	counter("hepvault_tcp_partial_frames_total", "TCP connections that ended in the middle of a packet.", m.TCPPartial.Load())
 	counter("hepvault_read_errors_total", "Socket read errors.", m.ReadErrors.Load())
 	counter("hepvault_hep_vendor_chunks_total", "HEP chunks of other vendors, skipped.", m.VendorChunks.Load())

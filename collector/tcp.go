@@ -50,18 +50,6 @@ func (c *Collector) acceptTCP(ln net.Listener) {
 	}
 }
 
-// idleReader sets a read deadline before every read, so an agent that goes
-// silent is let go after the idle timeout.
-type idleReader struct {
-	conn    net.Conn
-	timeout time.Duration
-}
-
-func (r idleReader) Read(p []byte) (int, error) {
-	_ = r.conn.SetReadDeadline(time.Now().Add(r.timeout))
-	return r.conn.Read(p)
-}
-
 // serveTCP frames one agent's stream into HEP packets until it ends.
 func (c *Collector) serveTCP(conn net.Conn) {
 	defer c.wg.Done()
@@ -73,7 +61,9 @@ func (c *Collector) serveTCP(conn net.Conn) {
 		c.metrics.TCPOpen.Add(-1)
 	}()
 	w := &worker{c: c}
-	fr := hep.NewFramer(idleReader{conn, c.cfg.TCPIdleTimeout}, c.cfg.MaxFrame)
+	rd := &frameReader{conn: conn, timeout: c.cfg.TCPIdleTimeout}
+	fr := hep.NewFramer(rd, c.cfg.MaxFrame)
+	rd.fr = fr
 	remote := conn.RemoteAddr().String()
 	for {
 		frame, err := fr.Next()
@@ -93,6 +83,9 @@ func (c *Collector) serveTCP(conn net.Conn) {
 				c.metrics.TCPPartial.Add(1)
 				c.metrics.guard.conn[ConnPartial].Add(1)
 				c.badLog.Warn("tcp_partial", "HEP TCP connection ended mid-packet", "remote", remote, "buffered", fr.Buffered())
+			case errors.As(err, &ne) && ne.Timeout() && rd.slow:
+				c.metrics.guard.conn[ConnSlowFrame].Add(1)
+				c.badLog.Warn("tcp_slow_frame", "closing HEP TCP connection: a packet took too long to arrive", "remote", remote, "buffered", fr.Buffered(), "limit_s", c.cfg.TCPIdleTimeout.Seconds())
 			case errors.As(err, &ne) && ne.Timeout():
 				c.metrics.guard.conn[ConnIdle].Add(1)
 				c.log.Info("closing idle HEP TCP connection", "remote", remote, "idle_s", c.cfg.TCPIdleTimeout.Seconds())
@@ -103,6 +96,7 @@ func (c *Collector) serveTCP(conn net.Conn) {
 			}
 			return
 		}
+		rd.frameDone()
 		c.metrics.TCPFrames.Add(1)
 		w.handle(frame, time.Now())
 	}

@@ -17,14 +17,18 @@ import (
 
 // dbProxy stands between a test and its real PostgreSQL so the test can
 // take the database away (Cut: every connection closed, new ones closed at
-// once, as a killed server does) and bring it back (Restore).
+// once, as a killed server does; Stall: connections stay open but nothing
+// passes, as with a hung server or a network that drops packets) and bring
+// it back (Restore).
 type dbProxy struct {
 	ln     net.Listener
 	target string
 
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]struct{}
+	mu      sync.Mutex
+	down    bool
+	stalled bool
+	resumed *sync.Cond // broadcast when stalled turns false
+	conns   map[net.Conn]struct{}
 }
 
 func newDBProxy(t *testing.T, target string) *dbProxy {
@@ -34,9 +38,11 @@ func newDBProxy(t *testing.T, target string) *dbProxy {
 		t.Fatal(err)
 	}
 	p := &dbProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p.resumed = sync.NewCond(&p.mu)
 	go p.serve()
 	t.Cleanup(func() {
 		ln.Close()
+		p.Restore() // release stalled pipes
 		p.Cut()
 	})
 	return p
@@ -65,6 +71,7 @@ func (p *dbProxy) serve() {
 }
 
 func (p *dbProxy) pipe(c net.Conn) {
+	p.waitUnstalled()
 	s, err := net.Dial("tcp", p.target)
 	if err != nil {
 		c.Close()
@@ -73,9 +80,42 @@ func (p *dbProxy) pipe(c net.Conn) {
 	p.mu.Lock()
 	p.conns[s] = struct{}{}
 	p.mu.Unlock()
-	go func() { io.Copy(s, c); s.Close() }()
-	io.Copy(c, s)
+	go func() { p.copy(s, c); s.Close() }()
+	p.copy(c, s)
 	c.Close()
+}
+
+// copy is io.Copy that holds what it read while the proxy is stalled.
+func (p *dbProxy) copy(dst io.Writer, src io.Reader) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.waitUnstalled()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *dbProxy) waitUnstalled() {
+	p.mu.Lock()
+	for p.stalled {
+		p.resumed.Wait()
+	}
+	p.mu.Unlock()
+}
+
+// Stall stops every byte in both directions until Restore; connections
+// stay open.
+func (p *dbProxy) Stall() {
+	p.mu.Lock()
+	p.stalled = true
+	p.mu.Unlock()
 }
 
 // Cut closes every connection and refuses new ones until Restore.
@@ -92,7 +132,8 @@ func (p *dbProxy) Cut() {
 // Restore lets connections through again.
 func (p *dbProxy) Restore() {
 	p.mu.Lock()
-	p.down = false
+	p.down, p.stalled = false, false
+	p.resumed.Broadcast()
 	p.mu.Unlock()
 }
 

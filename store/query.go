@@ -6,11 +6,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/collector/sip"
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // MaxLimit caps how many packets one query returns.
@@ -24,6 +25,9 @@ const selectColumns = `captured_at, id, received_at, capture_id, src_port, dst_p
 // Packets returns the packets f selects in (capture time, arrival) order, at
 // most f.Limit of them, and whether more remain after the last one.
 func (db *DB) Packets(ctx context.Context, f hepvault.Filter) ([]hepvault.Packet, bool, error) {
+	if err := db.errNotReady(); err != nil {
+		return nil, false, err
+	}
 	limit := f.Limit
 	if limit <= 0 || limit > MaxLimit {
 		limit = MaxLimit
@@ -57,7 +61,7 @@ func (db *DB) find(ctx context.Context, f hepvault.Filter, n int) ([]hepvault.Pa
 		want := n - len(out)
 		sql := `SELECT ` + selectColumns + ` FROM packets` + q.clause() +
 			` ORDER BY captured_at, id LIMIT ` + strconv.Itoa(want)
-		pkts, err := db.collect(ctx, sql, q.args)
+		pkts, err := db.collect(ctx, sql, q.args, want)
 		if err != nil {
 			return nil, err
 		}
@@ -132,59 +136,86 @@ func (q *query) clause() string {
 	return " WHERE " + strings.Join(q.conds, " AND ")
 }
 
-func (db *DB) collect(ctx context.Context, sql string, args []any) ([]hepvault.Packet, error) {
+func (db *DB) collect(ctx context.Context, sql string, args []any, n int) ([]hepvault.Packet, error) {
 	rows, err := db.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, interpretError("query packets", err)
 	}
-	var m sip.Message
-	pkts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (hepvault.Packet, error) {
-		return scanPacket(row, &m)
-	})
-	if err != nil {
+	defer rows.Close()
+	// One set of scan targets for every row: values passed to Scan escape,
+	// so fresh ones per row would cost ~30 allocations each.
+	var r rowScan
+	dst := r.targets()
+	pkts := make([]hepvault.Packet, 0, initialCap(n))
+	for rows.Next() {
+		if err := rows.Scan(dst...); err != nil {
+			return nil, interpretError("read packets", err)
+		}
+		pkts = append(pkts, hepvault.Packet{})
+		r.fill(&pkts[len(pkts)-1])
+	}
+	if err := rows.Err(); err != nil {
 		return nil, interpretError("read packets", err)
 	}
 	return pkts, nil
 }
 
-// headerColumns are the header fields as stored: NULL (nil) for "parse raw".
-type headerColumns struct {
-	requestURI, reason, callID, cseqMethod, fromURI, fromTag *string
-	toURI, toTag, via, userAgent, contact, contentType       *string
-	cseq                                                     *int64
+// initialCap sizes the result for a page of up to a few hundred packets;
+// a larger limit (a call: up to MaxLimit, usually ~10) starts small and grows.
+func initialCap(n int) int {
+	if n <= 512 {
+		return n
+	}
+	return 16
 }
 
-func scanPacket(row pgx.CollectableRow, m *sip.Message) (hepvault.Packet, error) {
-	var (
-		p                                hepvault.Packet
-		captureID                        int64
-		hepVersion, protoType, transport int16
-		kind                             int16
-		status                           *int16
-		srcPort, dstPort                 int32
-		srcIP, dstIP                     netip.Addr
-		invalid, method, corr            *string
-		h                                headerColumns
-	)
-	err := row.Scan(&p.CapturedAt, &p.ID, &p.ReceivedAt, &captureID, &srcPort, &dstPort,
-		&hepVersion, &protoType, &transport, &kind, &status, &srcIP, &dstIP, &method, &invalid,
-		&corr, &h.requestURI, &h.reason, &h.callID, &h.cseq, &h.cseqMethod, &h.fromURI, &h.fromTag, &h.toURI, &h.toTag,
-		&h.via, &h.userAgent, &h.contact, &h.contentType, &p.Raw)
-	if err != nil {
-		return p, err
+// headerColumns are the header fields as stored: NULL (not Valid) for
+// "parse raw". Value types rather than pointers: pgx allocates a pointer
+// target for every non-NULL value.
+type headerColumns struct {
+	requestURI, reason, callID, cseqMethod, fromURI, fromTag pgtype.Text
+	toURI, toTag, via, userAgent, contact, contentType       pgtype.Text
+	cseq                                                     pgtype.Int8
+}
+
+// rowScan holds one row of selectColumns as pgx scans it.
+type rowScan struct {
+	capturedAt, receivedAt           time.Time
+	id, captureID                    int64
+	hepVersion, protoType, transport int16
+	kind                             int16
+	status                           pgtype.Int2
+	srcPort, dstPort                 int32
+	srcIP, dstIP                     netip.Addr
+	invalid, method, corr            pgtype.Text
+	h                                headerColumns
+	raw                              []byte
+	msg                              sip.Message
+}
+
+// targets returns the scan destinations in selectColumns order.
+func (r *rowScan) targets() []any {
+	h := &r.h
+	return []any{&r.capturedAt, &r.id, &r.receivedAt, &r.captureID, &r.srcPort, &r.dstPort,
+		&r.hepVersion, &r.protoType, &r.transport, &r.kind, &r.status, &r.srcIP, &r.dstIP, &r.method, &r.invalid,
+		&r.corr, &h.requestURI, &h.reason, &h.callID, &h.cseq, &h.cseqMethod, &h.fromURI, &h.fromTag, &h.toURI, &h.toTag,
+		&h.via, &h.userAgent, &h.contact, &h.contentType, &r.raw}
+}
+
+// fill sets p from the row last scanned. p.Raw takes over the scanned bytes.
+func (r *rowScan) fill(p *hepvault.Packet) {
+	p.CapturedAt, p.ID, p.ReceivedAt = r.capturedAt.UTC(), r.id, r.receivedAt.UTC()
+	p.CaptureID = uint32(r.captureID)
+	p.HEPVersion, p.ProtoType, p.Transport = uint8(r.hepVersion), uint8(r.protoType), hepvault.Transport(r.transport)
+	p.SrcIP, p.SrcPort, p.DstIP, p.DstPort = r.srcIP, uint16(r.srcPort), r.dstIP, uint16(r.dstPort)
+	p.Kind = hepvault.Kind(r.kind)
+	if r.status.Valid {
+		p.StatusCode = int(r.status.Int16)
 	}
-	p.CapturedAt = p.CapturedAt.UTC()
-	p.ReceivedAt = p.ReceivedAt.UTC()
-	p.CaptureID = uint32(captureID)
-	p.HEPVersion, p.ProtoType, p.Transport = uint8(hepVersion), uint8(protoType), hepvault.Transport(transport)
-	p.SrcIP, p.SrcPort, p.DstIP, p.DstPort = srcIP, uint16(srcPort), dstIP, uint16(dstPort)
-	p.Kind = hepvault.Kind(kind)
-	if status != nil {
-		p.StatusCode = int(*status)
-	}
-	p.InvalidReason, p.Method, p.CorrelationID = str(invalid), str(method), str(corr)
-	fillHeaders(&p, m, &h)
-	return p, nil
+	p.InvalidReason, p.Method, p.CorrelationID = str(r.invalid), str(r.method), str(r.corr)
+	p.Raw = r.raw
+	r.raw = nil // pgx would otherwise write the next row into p.Raw
+	fillHeaders(p, &r.msg, &r.h)
 }
 
 // fillHeaders sets the header fields of p: the stored value where there is
@@ -193,9 +224,9 @@ func scanPacket(row pgx.CollectableRow, m *sip.Message) (hepvault.Packet, error)
 func fillHeaders(p *hepvault.Packet, m *sip.Message, h *headerColumns) {
 	sip.Parse(p.Raw, m) // an invalid message still yields what was read before the error
 	raw := string(p.Raw)
-	field := func(stored *string, parsed []byte) string {
-		if stored != nil {
-			return *stored
+	field := func(stored pgtype.Text, parsed []byte) string {
+		if stored.Valid {
+			return stored.String
 		}
 		return cleanText(substring(raw, p.Raw, parsed))
 	}
@@ -205,8 +236,8 @@ func fillHeaders(p *hepvault.Packet, m *sip.Message, h *headerColumns) {
 	p.ToURI, p.ToTag, p.ViaBranch = field(h.toURI, m.ToURI), field(h.toTag, m.ToTag), field(h.via, m.ViaBranch)
 	p.UserAgent, p.Contact = field(h.userAgent, m.UserAgent), field(h.contact, m.Contact)
 	p.ContentType = field(h.contentType, m.ContentType)
-	if h.cseq != nil {
-		p.CSeq = uint32(*h.cseq)
+	if h.cseq.Valid {
+		p.CSeq = uint32(h.cseq.Int64)
 	} else {
 		p.CSeq = effectiveCSeq(m.CSeqNum, string(m.CSeqMethod))
 	}
@@ -227,9 +258,4 @@ func substring(s string, orig, b []byte) string {
 }
 
 // str reads a nullable text column: NULL is stored for "".
-func str(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
+func str(s pgtype.Text) string { return s.String }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -32,6 +33,9 @@ type DB struct {
 	cfg   Config
 	log   *slog.Logger
 	parts *partitioner
+	// notReady is set by Connect until Prepare succeeds (connect.go).
+	notReady   atomic.Bool
+	prepareErr atomic.Pointer[error] // the last failed Prepare, for health answers
 }
 
 // Open connects to the database and checks that it answers. It does not
@@ -67,6 +71,9 @@ func (db *DB) Close() { db.pool.Close() }
 
 // Ping reports whether the database answers.
 func (db *DB) Ping(ctx context.Context) error {
+	if err := db.errNotReady(); err != nil {
+		return err
+	}
 	if err := db.pool.Ping(ctx); err != nil {
 		return interpretError("ping", err)
 	}

@@ -20,6 +20,9 @@ type WriterConfig struct {
 	// doubles up to MaxRetryInterval while the database stays away.
 	RetryInterval    time.Duration
 	MaxRetryInterval time.Duration
+	// WriteTimeout bounds one write; a longer one counts as the database
+	// being unavailable (write_timeout.go).
+	WriteTimeout time.Duration
 	// Spool, when set, takes the batches the database cannot: a batch is
 	// retried for SpoolAfter, then spooled, and a replayer writes the spool
 	// back when the database answers (writer_spool.go). Without a spool a
@@ -31,8 +34,11 @@ type WriterConfig struct {
 // DefaultWriterConfig: batches large enough for COPY to pay off, flushed soon
 // enough that a query sees a packet within a fraction of a second.
 func DefaultWriterConfig() WriterConfig {
-	return WriterConfig{BatchSize: 2000, FlushInterval: 200 * time.Millisecond,
-		RetryInterval: 250 * time.Millisecond, MaxRetryInterval: 5 * time.Second, SpoolAfter: 1500 * time.Millisecond}
+	return WriterConfig{
+		BatchSize: 2000, FlushInterval: 200 * time.Millisecond,
+		RetryInterval: 250 * time.Millisecond, MaxRetryInterval: 5 * time.Second,
+		WriteTimeout: 15 * time.Second, SpoolAfter: 1500 * time.Millisecond,
+	}
 }
 
 // WriterStats counts what the writer did; read with Stats.
@@ -76,6 +82,12 @@ func NewWriter(db *DB, cfg WriterConfig) *Writer {
 	}
 	if cfg.RetryInterval <= 0 {
 		cfg.RetryInterval = DefaultWriterConfig().RetryInterval
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriterConfig().WriteTimeout
+	}
+	if cfg.SpoolAfter <= 0 {
+		cfg.SpoolAfter = DefaultWriterConfig().SpoolAfter
 	}
 	if cfg.MaxRetryInterval < cfg.RetryInterval {
 		cfg.MaxRetryInterval = cfg.RetryInterval
@@ -165,11 +177,11 @@ func (w *Writer) writeWithRetry(ctx context.Context, batch []hepvault.Packet, pa
 	for attempt := 0; ; attempt++ {
 		var err error
 		if attempt == 0 {
-			err = w.WriteBatch(ctx, batch)
+			err = w.writeBounded(ctx, batch)
 		} else {
 			// The failed attempt may have committed before the connection
 			// broke; only the packets not stored yet are written.
-			_, err = w.WriteBatchOnce(ctx, batch)
+			err = w.writeOnceBounded(ctx, batch)
 		}
 		if err == nil {
 			return nil
@@ -213,7 +225,7 @@ func patienceLeft(deadline time.Time) time.Duration {
 // writeWithRetry.
 func (w *Writer) writeOneByOne(ctx context.Context, batch []hepvault.Packet, patience time.Duration) error {
 	for i := range batch {
-		if err := w.WriteBatch(ctx, batch[i:i+1]); err != nil {
+		if err := w.writeBounded(ctx, batch[i:i+1]); err != nil {
 			if errors.Is(err, hepvault.ErrUnavailable) || ctx.Err() != nil {
 				return w.writeWithRetry(ctx, batch[i:], patience)
 			}

@@ -90,7 +90,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// countStored returns the rows and the distinct call ids in the packets table.
+// countStored returns the rows and the distinct call ids in the packets
+// table (which may keep the Call-ID only in raw).
 func countStored(t *testing.T, dsn string) (rows, distinct int) {
 	t.Helper()
 	conn, err := pgx.Connect(context.Background(), dsn)
@@ -143,13 +144,34 @@ func TestWriter_SpoolsWhileDatabaseAway(t *testing.T) {
 	}
 }
 
+func TestWriter_SpoolsWhileDatabaseHangs(t *testing.T) {
+	db, proxy, dsn := openProxied(t)
+	sp := openSpool(t, t.TempDir(), 0)
+	cfg := fastWriterConfig(sp)
+	cfg.WriteTimeout = 200 * time.Millisecond
+	w := store.NewWriter(db, cfg)
+	in, stop := runWriter(t, w, context.Background())
+
+	proxy.Stall()
+	send(in, calls("hung", 300))
+	waitFor(t, "300 packets spooled", func() bool { return w.Stats().Spooled == 300 })
+	proxy.Restore()
+	waitFor(t, "the spool replayed", func() bool { return sp.Empty() })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if rows, distinct := countStored(t, dsn); rows != 300 || distinct != 300 {
+		t.Fatalf("unexpected stored packets; got %d rows, %d call ids; want 300, 300", rows, distinct)
+	}
+}
+
 func TestWriter_ReplaysSpoolLeftByLastRun(t *testing.T) {
 	db, _, dsn := openProxied(t)
 	dir := t.TempDir()
 	first, second := calls("first", 40), calls("second", 40)
 	sp := openSpool(t, dir, 0)
 	for _, b := range [][]hepvault.Packet{first[:20], first[20:], second} {
-		if err := sp.Append(b); err != nil {
+		if err := sp.AppendUnwritten(b); err != nil { // left by a run that died: replayed as may-be-stored all the same
 			t.Fatal(err)
 		}
 	}
@@ -199,6 +221,59 @@ func TestWriter_SpoolFullDropsAreCounted(t *testing.T) {
 	}
 	if rows, _ := countStored(t, dsn); rows != int(st.Spooled) {
 		t.Fatalf("unexpected stored packets; got %d; want the %d spooled", rows, st.Spooled)
+	}
+}
+
+func TestWriter_SpoolFullButDatabaseUp(t *testing.T) {
+	db, _, dsn := openProxied(t)
+	ctx := context.Background()
+	// A spooled packet the replay cannot get past: the test deletes its row
+	// in a transaction it keeps open, so the replay's insert waits on it.
+	held := calls("held", 1)
+	if err := store.NewWriter(db, store.DefaultWriterConfig()).WriteBatch(ctx, held); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM packets WHERE id = $1`, held[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	scratch := openSpool(t, t.TempDir(), 0)
+	if err := scratch.Append(held); err != nil {
+		t.Fatal(err)
+	}
+	sp := openSpool(t, t.TempDir(), scratch.Bytes()) // full with the held batch
+	if err := sp.Append(held); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fastWriterConfig(sp)
+	cfg.WriteTimeout = time.Minute
+	w := store.NewWriter(db, cfg)
+	in, stop := runWriter(t, w, ctx)
+
+	// The replay lags (here: is stuck), the spool is full, the database
+	// answers: live batches are written directly rather than dropped.
+	send(in, calls("live", 500))
+	waitFor(t, "500 live packets stored", func() bool { return w.Stats().Stored == 500 })
+	if st := w.Stats(); st.SpoolDropped[store.SpoolFull] != 0 || st.Spooled != 0 {
+		t.Fatalf("unexpected stats; got %+v; want nothing dropped or spooled", st)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the spool replayed", func() bool { return sp.Empty() })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if rows, distinct := countStored(t, dsn); rows != 501 || distinct != 501 {
+		t.Fatalf("unexpected stored packets; got %d rows, %d call ids; want 501, 501", rows, distinct)
 	}
 }
 

@@ -2,6 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,12 +14,19 @@ import (
 	"time"
 
 	"github.com/hepvault/hepvault/internal/fixture"
+	"github.com/hepvault/hepvault/internal/livetest"
+	"github.com/hepvault/hepvault/store/storetest"
 )
 
 // metric reads one sample of /metrics, e.g. `hepvault_dropped_total{reason="auth"}`.
 func metric(t *testing.T, s *server, sample string) uint64 {
 	t.Helper()
-	resp, err := http.Get(s.url("/metrics"))
+	return metricAt(t, s.url("/metrics"), sample)
+}
+
+func metricAt(t *testing.T, url, sample string) uint64 {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,4 +93,58 @@ func TestServe_AuthKey(t *testing.T) {
 			t.Fatalf("unexpected auth drops; got %d; want 0", n)
 		}
 	})
+}
+
+// The key reaches the collector from the environment, through the real
+// command line of `hepvault serve`.
+func TestServe_AuthKeyFromEnvironment(t *testing.T) {
+	hep3 := fixture.Load(t, fixture.HEP3)
+	hep2 := fixture.Load(t, fixture.HEP2)
+	udp := fmt.Sprintf("127.0.0.1:%d", livetest.FreePort(t))
+	api := fmt.Sprintf("127.0.0.1:%d", livetest.FreePort(t))
+	env := map[string]string{"HEPVAULT_HEP_AUTH_KEY": hep3[0].Truth.AuthKey}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--db", storetest.NewDatabase(t), "--data-dir", t.TempDir(),
+			"--hep-udp", udp, "--hep-tcp", "", "--http", api}, func(k string) string { return env[k] }, io.Discard, &stderr)
+	}()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get("http://" + api + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve stopped at start: %v\n%s", err, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not answer in 30s:\n%s", stderr.String())
+		}
+	}
+	addr, err := net.ResolveUDPAddr("udp", udp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendUDP(t, addr, hep2)
+	sendUDP(t, addr, hep3)
+	metrics := "http://" + api + "/metrics"
+	deadline := time.Now().Add(20 * time.Second)
+	for metricAt(t, metrics, "hepvault_stored_total") < uint64(len(hep3)) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := metricAt(t, metrics, "hepvault_stored_total"); got != uint64(len(hep3)) {
+		t.Fatalf("unexpected stored count; got %d; want %d", got, len(hep3))
+	}
+	if got := metricAt(t, metrics, authDropped); got != uint64(len(hep2)) {
+		t.Fatalf("unexpected auth drops; got %d; want %d (the HEPv2 packets)", got, len(hep2))
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v\n%s", err, stderr.String())
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/collector/capture"
 	"github.com/hepvault/hepvault/store"
+	"github.com/jackc/pgx/v5"
 )
 
 type importConfig struct {
@@ -75,16 +76,21 @@ func runImport(ctx context.Context, args []string, getenv env, stdout, stderr io
 	}
 	defer closeStorage(db, pg, log)
 
-	im := &importer{cfg: cfg, ctx: ctx, w: store.NewWriter(db, store.DefaultWriterConfig()), stderr: stderr}
+	im := &importer{cfg: cfg, ctx: ctx, w: store.NewWriter(db, store.DefaultWriterConfig()), stderr: stderr,
+		where: storeName(cfg.DB, cfg.DataDir)}
 	start := time.Now()
 	var failed []string
 	for _, path := range cfg.Files {
 		if err := im.file(path); err != nil {
-			if im.dbErr != nil {
-				return fmt.Errorf("%s: writing to the database: %w", path, im.dbErr)
-			}
+			// Interrupted, or the database failed: what was written stays,
+			// and ids make a rerun store only the rest.
 			if ctx.Err() != nil {
-				return ctx.Err()
+				im.summary(stdout, len(failed), time.Since(start))
+				return fmt.Errorf("interrupted while importing %s; run the same import again to finish (nothing is stored twice)", path)
+			}
+			if im.dbErr != nil {
+				im.summary(stdout, len(failed), time.Since(start))
+				return fmt.Errorf("%s: writing to the database: %w; run the same import again to finish (nothing is stored twice)", path, im.dbErr)
 			}
 			fmt.Fprintf(stderr, "hepvault import: %s: %v\n", path, err)
 			failed = append(failed, path)
@@ -110,6 +116,19 @@ type importer struct {
 	duplicates int64 // rows the store already had
 	batch      []hepvault.Packet
 	dbErr      error
+	where      string // the database, for the summary
+}
+
+// storeName says where packets go, without a password.
+func storeName(dsn, dataDir string) string {
+	if dsn == "" {
+		return "embedded PostgreSQL in " + dataDir
+	}
+	c, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return "the database of --db"
+	}
+	return fmt.Sprintf("database %s on %s:%d", c.Database, c.Host, c.Port)
 }
 
 // file imports one capture file.
@@ -179,7 +198,8 @@ func (p *progress) report(st capture.Stats) {
 		return
 	}
 	now := time.Now()
-	if now.Sub(p.start) < time.Second { // small files: the summary is enough
+	// Small files, and the end of a file: the summary says it all.
+	if now.Sub(p.start) < time.Second || (p.size > 0 && st.Bytes >= p.size) {
 		return
 	}
 	var tenth int64
@@ -200,6 +220,7 @@ func (p *progress) report(st capture.Stats) {
 
 func (im *importer) summary(w io.Writer, failed int, took time.Duration) {
 	t := &im.total
+	fmt.Fprintf(w, "into                 %s\n", im.where)
 	fmt.Fprintf(w, "files                %d", im.files)
 	if failed > 0 {
 		fmt.Fprintf(w, " (%d not read to the end)", failed)
@@ -217,7 +238,7 @@ func (im *importer) summary(w io.Writer, failed int, took time.Duration) {
 		}
 	}
 	if !t.First.IsZero() {
-		fmt.Fprintf(w, "packet times         %s to %s\n", t.First.UTC().Format(time.RFC3339Nano), t.Last.UTC().Format(time.RFC3339Nano))
+		fmt.Fprintf(w, "packet times         %s to %s\n", t.First.UTC().Format(microTime), t.Last.UTC().Format(microTime))
 	}
 }
 
@@ -232,3 +253,5 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%d B", n)
 }
+
+const microTime = "2006-01-02T15:04:05.000000Z07:00"

@@ -93,6 +93,7 @@ type server struct {
 
 	writerDone chan error
 	cancelBg   context.CancelFunc
+	awaitDone  chan struct{} // awaitDatabase ended; nil when not started (dbwait.go)
 	failed     chan error
 }
 
@@ -105,10 +106,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 			s.closeStorage()
 		}
 	}()
-	if s.db, s.pg, err = openStorage(ctx, cfg.DB, cfg.DataDir, log); err != nil {
-		return nil, err
-	}
-	if err = s.db.EnsurePartitions(ctx, time.Now()); err != nil {
+	var dbPending bool
+	if dbPending, err = s.openDatabase(ctx); err != nil {
 		return nil, err
 	}
 
@@ -140,6 +139,13 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	s.writerDone = make(chan error, 1)
 	go func() { s.writerDone <- s.writer.Run(bg, s.col.Packets()) }()
 	go s.keepPartitions(bg)
+	if dbPending {
+		s.awaitDone = make(chan struct{})
+		go func() {
+			defer close(s.awaitDone)
+			s.awaitDatabase(bg)
+		}()
+	}
 
 	handler := api.New(s.db, metricsSet{s.col, s.writer, s.spool}, log)
 	handler.SetAccess(acfg)
@@ -177,6 +183,9 @@ func (s *server) keepPartitions(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			if !s.db.Ready() {
+				continue // awaitDatabase makes them when the database answers
+			}
 			if err := s.db.EnsurePartitions(ctx, now); err != nil {
 				s.log.Warn("could not make partitions ahead", "err", err)
 			}
@@ -204,6 +213,9 @@ func (s *server) shutdown() error {
 		}
 	}
 	s.cancelBg()
+	if s.awaitDone != nil {
+		<-s.awaitDone // before the pool closes under it
+	}
 	m := s.col.Metrics()
 	ws := s.writer.Stats()
 	s.log.Info("stopped", "received", m.UDPDatagrams.Load()+m.TCPFrames.Load(), "stored", ws.Stored, "queued", m.Queued.Load(),

@@ -107,6 +107,10 @@ func TestServe_TokenAndAllowList(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"query", "--server", s.url(""), "--token", "tok-123", "--limit", "1"}, func(string) string { return "" }, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "#1 ") {
+		t.Fatalf("query --token: unexpected result %v:\n%s", err, out.String())
+	}
 	resp, err = http.Get(s.url("/healthz"))
 	if err != nil {
 		t.Fatal(err)
@@ -134,4 +138,29 @@ func TestServe_GuardFlagsFailure(t *testing.T) {
 	f(nil, map[string]string{"HEPVAULT_TCP_MAX_CONNS": "many"}, "HEPVAULT_TCP_MAX_CONNS")
 	f([]string{"--tcp-max-conns", "-1"}, nil, "negative")
 	f([]string{"--udp-read-buffer", "lots"}, nil, "udp-read-buffer")
+}
+
+// TestServe_HTTPLimits checks the HTTP server's own limits are wired: an
+// oversized header block and a request body are refused before any handler.
+func TestServe_HTTPLimits(t *testing.T) {
+	s := startTestServer(t)
+	req, _ := http.NewRequest(http.MethodGet, s.url("/api/v1/packets"), nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 200<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("unexpected status for a 200 KiB header; got %d; want 431", resp.StatusCode)
+	}
+	resp, err = http.Post(s.url("/api/v1/packets"), "text/plain", strings.NewReader(strings.Repeat("x", 1<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), `"error"`) {
+		t.Fatalf("unexpected answer to a 1 MiB body; got %d %s; want 413", resp.StatusCode, body)
+	}
 }

@@ -5,7 +5,9 @@
 // reading the file it is given, and knows nothing of storage.
 //
 // A UDP datagram or TCP stream that holds HEP (v1, v2, v3) is decoded as the
-// collector decodes it: the Packet's capture time is the HEP time. Anything
+// collector decodes it: the Packet's capture time is the HEP time. (HEPv1
+// and v2 are told only by their first byte, so there the payload must start
+// like SIP too: other UDP traffic can pass for them.) Anything
 // else that starts with a SIP start line is plain SIP captured on the wire:
 // its capture time is the time the capture file gives the packet, its
 // addresses those of the IP and UDP/TCP headers, its HEP version 0 and its

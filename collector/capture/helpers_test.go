@@ -24,7 +24,7 @@ func readAll(t *testing.T, data []byte) ([]hepvault.Packet, capture.Stats, error
 	return got, st, err
 }
 
-func readFixture(t *testing.T, name string) []byte {
+func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(fixture.Dir(t), name))
 	if err != nil {

@@ -23,9 +23,10 @@ import (
 // one ACK twice) are told apart by their ordinal among identical packets in
 // the file, hashed in from the second one on.
 //
-// A cryptographic hash costs ~1 µs per message here, far below the cost of
-// storing it, and leaves no doubt about how evenly ids spread; a seeded
-// hash (hash/maphash) would change from run to run.
+// A cryptographic hash (SHA-256: under a microsecond for a 600-byte message
+// here) costs far less than storing the message, and leaves no doubt about
+// how evenly ids spread; a seeded hash (hash/maphash) would change from run
+// to run.
 //
 // Within one microsecond the ids, and so the order of the API, follow the
 // hash, not the file: imported packets of the same microsecond come back in

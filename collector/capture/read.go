@@ -121,7 +121,7 @@ func (rd *reader) open() (source, func(gopacket.CaptureInfo) layers.LinkType, er
 	}
 	switch binary.LittleEndian.Uint32(magic) {
 	case magicPcapNG:
-		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
+		ng, err := pcapgo.NewNgReader(&ngGuard{r: br}, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: pcapng: %v", ErrFormat, err)
 		}
@@ -138,11 +138,10 @@ func (rd *reader) open() (source, func(gopacket.CaptureInfo) layers.LinkType, er
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: pcap: %v", ErrFormat, err)
 		}
-		// Some writers put a snap length smaller than their records (or
-		// 0); the records' own lengths are checked against each other.
-		if pc.Snaplen() < 1<<18 {
-			pc.SetSnaplen(1 << 18)
-		}
+		// The reader refuses records longer than the snap length, and
+		// allocates what one claims up to it. Some writers put a snap
+		// length smaller than their records (or 0), some 4 GiB.
+		pc.SetSnaplen(min(max(pc.Snaplen(), 1<<18), maxRecord))
 		lt := pc.LinkType()
 		return pc, func(gopacket.CaptureInfo) layers.LinkType { return lt }, nil
 	}
@@ -213,6 +212,10 @@ type meta struct {
 func (rd *reader) ip(pkt []byte, ts time.Time) {
 	st := &rd.stats
 	rd.fb = false
+	if len(pkt) == 0 {
+		st.Skipped[ReasonTruncated]++
+		return
+	}
 	var (
 		proto    layers.IPProtocol
 		payload  []byte
@@ -315,6 +318,13 @@ func (rd *reader) message(b []byte, m meta) error {
 				return nil
 			}
 			perr := sip.Parse(rd.hp.Payload, &rd.msg)
+			// HEPv1/v2 are told by one byte: in a capture of all kinds of
+			// UDP, some other protocol can pass for them, but not with a
+			// SIP start line inside.
+			if rd.hp.Version < 3 && notStartLine(perr) {
+				st.Skipped[ReasonNotSIP]++
+				return nil
+			}
 			p := collector.Build(&rd.hp, &rd.msg, perr, m.ts, 0)
 			st.FromHEP++
 			return rd.emit(&p, perr)
@@ -329,7 +339,7 @@ func (rd *reader) message(b []byte, m meta) error {
 		return nil
 	}
 	perr := sip.Parse(b, &rd.msg)
-	if errors.Is(perr, sip.ErrStartLine) || errors.Is(perr, sip.ErrEmpty) {
+	if notStartLine(perr) {
 		st.Skipped[ReasonNotSIP]++
 		return nil
 	}
@@ -356,6 +366,11 @@ func (rd *reader) emit(p *hepvault.Packet, perr error) error {
 		rd.stats.Invalid++
 	}
 	return rd.fn(*p)
+}
+
+// notStartLine reports whether sip.Parse failed before it found a start line.
+func notStartLine(perr error) bool {
+	return errors.Is(perr, sip.ErrStartLine) || errors.Is(perr, sip.ErrEmpty)
 }
 
 func onlyCRLF(b []byte) bool {

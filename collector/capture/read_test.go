@@ -41,6 +41,8 @@ func TestRead_PlainSIP(t *testing.T) {
 	}
 	t.Run(fixture.SIPPcap, func(t *testing.T) { f(fixture.SIPPcap, 21) })
 	t.Run(fixture.SIPPTCPPcap, func(t *testing.T) { f(fixture.SIPPTCPPcap, 30) })
+	t.Run(fixture.SIPPAnyPcap, func(t *testing.T) { f(fixture.SIPPAnyPcap, 0) })
+	t.Run(fixture.NgrepPcap, func(t *testing.T) { f(fixture.NgrepPcap, 0) })
 }
 
 func TestRead_HEP(t *testing.T) {

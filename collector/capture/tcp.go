@@ -3,7 +3,6 @@ package capture
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"net/netip"
 	"slices"
 	"time"
@@ -77,6 +76,8 @@ func (rd *reader) segment(t *layers.TCP, ts time.Time, src, dst netip.AddrPort) 
 	switch {
 	case f.notSIP:
 		st.Skipped[ReasonNotSIP]++
+	case t.SYN:
+		rd.add(f, t.Seq+1, data, ts) // TCP Fast Open: data after the SYN's own sequence number
 	default:
 		rd.add(f, t.Seq, data, ts)
 	}
@@ -202,20 +203,28 @@ func (rd *reader) cut(f *flow, ts time.Time) {
 		if f.resync {
 			i := startLineAt(buf)
 			if i < 0 {
-				// Keep the last, maybe incomplete, line.
+				// Keep the last, maybe incomplete, line; the rest is not
+				// SIP (the tail of a message cut by a hole, or a stream of
+				// another protocol whose start the capture missed).
 				if lf := bytes.LastIndexByte(buf, '\n'); lf >= 0 {
 					buf = buf[lf+1:]
+					rd.stats.Skipped[ReasonNotSIP]++
 				}
 				if len(buf) > maxHeaderBytes {
 					buf = buf[:0]
+					rd.stats.Skipped[ReasonNotSIP]++
 				}
 				return
 			}
 			buf, f.resync = buf[i:], false
 		}
-		size, ok := rd.messageSize(f, buf)
-		if !ok {
+		size, act := rd.messageSize(f, buf)
+		switch act {
+		case needMore:
 			return
+		case discard:
+			buf = buf[size:] // not SIP: on to the next start line
+			continue
 		}
 		msg := buf[:size]
 		buf = buf[size:]
@@ -227,33 +236,46 @@ func (rd *reader) cut(f *flow, ts time.Time) {
 	}
 }
 
-// messageSize returns the length of the message at the front of buf, or
-// false when it is not complete yet, or when buf turned out not to be SIP
-// (then f says why).
-func (rd *reader) messageSize(f *flow, buf []byte) (int, bool) {
+// What cut does with the front of a flow's buffer.
+type cutAction uint8
+
+const (
+	needMore cutAction = iota // wait for more bytes (or the flow is not SIP: f.notSIP)
+	emit                      // hand over a message of the given size
+	discard                   // drop the given number of bytes and look for a start line
+)
+
+// messageSize says how long the message at the front of buf is, or what
+// else to do.
+func (rd *reader) messageSize(f *flow, buf []byte) (int, cutAction) {
 	if len(buf) >= 4 && string(buf[:4]) == "HEP3" {
 		if len(buf) < 6 {
-			return 0, false
+			return 0, needMore
 		}
 		n := int(binary.BigEndian.Uint16(buf[4:6]))
 		if n < 6 {
 			rd.stats.Skipped[ReasonBadHEP]++
 			f.notSIP = true
-			return 0, false
+			return 0, needMore
 		}
-		return n, len(buf) >= n
+		if len(buf) < n {
+			return 0, needMore
+		}
+		return n, emit
 	}
 	lf := bytes.IndexByte(buf, '\n')
 	if lf >= 0 && !isStartLine(&rd.msg, buf[:lf+1]) {
-		rd.notSIP(f)
-		return 0, false
+		return lf + 1, rd.notSIP(f)
 	}
 	end := headerEnd(buf)
 	if end < 0 {
-		if len(buf) > maxHeaderBytes {
-			rd.notSIP(f)
+		if len(buf) <= maxHeaderBytes {
+			return 0, needMore
 		}
-		return 0, false
+		if lf < 0 {
+			lf = len(buf) - 1
+		}
+		return lf + 1, rd.notSIP(f)
 	}
 	_ = sip.Parse(buf[:end], &rd.msg)
 	body := rd.msg.ContentLength
@@ -262,19 +284,23 @@ func (rd *reader) messageSize(f *flow, buf []byte) (int, bool) {
 		// one the headers are all there is.
 		body = 0
 	}
-	return end + body, len(buf) >= end+body
+	if len(buf) < end+body {
+		return 0, needMore
+	}
+	return end + body, emit
 }
 
-// notSIP marks what is at the front of f as not SIP: a stream that never
-// carried SIP is some other protocol and skipped; in one that did, there is
-// a hole, and reading goes on at the next start line.
-func (rd *reader) notSIP(f *flow) {
+// notSIP counts what is at the front of f as not SIP. A stream that never
+// carried SIP is some other protocol, skipped from now on; in one that did
+// there was a hole, and reading goes on at the next start line.
+func (rd *reader) notSIP(f *flow) cutAction {
 	rd.stats.Skipped[ReasonNotSIP]++
 	if f.sawSIP {
 		f.resync = true
-		return
+		return discard
 	}
 	f.notSIP = true
+	return needMore
 }
 
 // headerEnd returns the offset just past the empty line that ends the
@@ -298,7 +324,7 @@ func headerEnd(buf []byte) int {
 // isStartLine reports whether line (ending in LF) is a SIP Request-Line or
 // Status-Line.
 func isStartLine(m *sip.Message, line []byte) bool {
-	return !errors.Is(sip.Parse(line, m), sip.ErrStartLine)
+	return !notStartLine(sip.Parse(line, m))
 }
 
 // startLineAt returns the offset of the first line in buf that is a SIP

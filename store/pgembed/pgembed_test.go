@@ -252,6 +252,9 @@ func TestKill_StartRecovers(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.DataDir = newDataDir(t)
 	cfg.Ephemeral = true
+	// Ephemeral turns synchronous_commit off: the commit could still be in
+	// the server's memory when it is killed.
+	cfg.Settings["synchronous_commit"] = "on"
 	s := mustStart(t, cfg)
 	psql(t, s.DSN(), "CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)")
 	pid := s.proc.cmd.Process.Pid

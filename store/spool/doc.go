@@ -13,7 +13,8 @@
 //
 // A segment starts with an 8-byte magic ("HVSPOOL" and a format version),
 // then records: a little-endian uint32 length, a little-endian uint32 CRC-32C
-// of the payload, and the payload, one encoded batch (see AppendBatch). Each
+// of the payload, and the payload: a flags byte (1: the database may hold
+// some of the batch already) and one encoded batch (see AppendBatch). Each
 // Append is written with one write and fsynced: a batch is on disk once
 // Append returns. A record torn by a crash or damaged on disk fails its
 // length or CRC check; it is counted, logged and skipped.

@@ -46,9 +46,18 @@ type Stats struct {
 // database has it.
 type Record struct {
 	Packets []hepvault.Packet
-	seq     uint64
-	end     int64 // offset just past the record
+	// MayBeStored is false only for a batch appended with AppendUnwritten
+	// in this run: nothing of it can be in the database unless the reader
+	// wrote it. Otherwise some packets may be there already (a write with
+	// an unknown outcome, or a crash between a replay and its Commit), and
+	// the reader must write it so that none is stored twice.
+	MayBeStored bool
+	seq         uint64
+	end         int64 // offset just past the record
 }
+
+// Record flags, the first byte of a record's payload.
+const flagMayBeStored = 1
 
 // Spool is an on-disk queue of batches: one writer appends, one reader
 // reads the oldest batch with Next and removes it with Commit. Its methods
@@ -64,8 +73,12 @@ type Spool struct {
 	rSeq    uint64
 	readOff int64  // in segs[0]: the oldest record not committed
 	nextSeq uint64 // number of the next new segment
-	buf     []byte // reused record buffer
-	closed  bool
+	// firstSeq is the first segment of this run: older ones were left by
+	// an earlier run, which may have written their records and died
+	// before its Commit.
+	firstSeq uint64
+	buf      []byte // reused record buffer
+	closed   bool
 
 	bytes    atomic.Int64
 	appended atomic.Uint64
@@ -125,6 +138,7 @@ func Open(cfg Config) (*Spool, error) {
 		s.nextSeq = max(s.nextSeq, segs[len(segs)-1].seq+1)
 		s.log.Info("spool: batches left by the last run will be replayed", "dir", cfg.Dir, "segments", len(segs), "bytes", s.bytes.Load())
 	}
+	s.firstSeq = s.nextSeq
 	return s, nil
 }
 
@@ -148,14 +162,22 @@ func (s *Spool) Empty() bool {
 
 // Append writes pkts as one record and fsyncs it: when it returns nil the
 // batch survives a crash. It fails with ErrFull when the record would take
-// the spool past MaxBytes; then nothing is written.
-func (s *Spool) Append(pkts []hepvault.Packet) error {
+// the spool past MaxBytes; then nothing is written. The record comes back
+// with MayBeStored set.
+func (s *Spool) Append(pkts []hepvault.Packet) error { return s.append(pkts, flagMayBeStored) }
+
+// AppendUnwritten is Append for a batch that no one tried to write to the
+// database: the reader may write it with a plain COPY, which is faster.
+func (s *Spool) AppendUnwritten(pkts []hepvault.Packet) error { return s.append(pkts, 0) }
+
+func (s *Spool) append(pkts []hepvault.Packet, flags byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return errors.New("spool: append after Close")
 	}
 	s.buf = append(s.buf[:0], make([]byte, recordHead)...)
+	s.buf = append(s.buf, flags)
 	s.buf = AppendBatch(s.buf, pkts)
 	payload := s.buf[recordHead:]
 	if len(payload) > maxRecord {
@@ -316,11 +338,15 @@ func (s *Spool) readRecord(seg segment) (Record, bool, error) {
 	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(head[4:]) {
 		return Record{}, false, s.skipRecord(seg, end, "checksum mismatch")
 	}
-	pkts, err := DecodeBatch(payload)
+	if n < 1 {
+		return Record{}, false, s.skipRecord(seg, end, "empty record")
+	}
+	pkts, err := DecodeBatch(payload[1:])
 	if err != nil {
 		return Record{}, false, s.skipRecord(seg, end, err.Error())
 	}
-	return Record{Packets: pkts, seq: seg.seq, end: end}, true, nil
+	mayBeStored := payload[0]&flagMayBeStored != 0 || seg.seq < s.firstSeq
+	return Record{Packets: pkts, MayBeStored: mayBeStored, seq: seg.seq, end: end}, true, nil
 }
 
 // skipRecord passes over one damaged record whose length was sound.

@@ -254,3 +254,49 @@ func TestSpool_Full(t *testing.T) {
 	mustAppend(t, s, "d")
 	checkNames(t, drain(t, s), "d")
 }
+
+func TestSpool_MayBeStored(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	s := mustOpen(t, cfg)
+	f := func(want ...bool) {
+		t.Helper()
+		var got []bool
+		for {
+			rec, ok, err := s.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				break
+			}
+			got = append(got, rec.MayBeStored)
+			s.Commit(rec)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("unexpected records; got %v; want %v", got, want)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("unexpected MayBeStored; got %v; want %v", got, want)
+			}
+		}
+	}
+	if err := s.Append(batch("tried", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendUnwritten(batch("fresh", 2)); err != nil {
+		t.Fatal(err)
+	}
+	f(true, false)
+
+	// What the last run left may have been written before it died.
+	if err := s.AppendUnwritten(batch("left", 2)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = mustOpen(t, cfg)
+	if err := s.AppendUnwritten(batch("new", 2)); err != nil {
+		t.Fatal(err)
+	}
+	f(true, false)
+}

@@ -1,0 +1,84 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/hepvault/hepvault"
+)
+
+// TestAppendAnswer_MatchesEncodingJSON checks that the hand-written answer
+// is byte for byte what encoding/json's Encoder makes of packetJSON, for
+// ordinary packets and for odd ones.
+func TestAppendAnswer_MatchesEncodingJSON(t *testing.T) {
+	at := time.Date(2026, 11, 25, 12, 20, 33, 123456789, time.FixedZone("x", 3600))
+	request := hepvault.Packet{
+		ID: 7, CapturedAt: at, ReceivedAt: at.Add(time.Millisecond),
+		SrcIP: netip.MustParseAddr("10.0.0.1"), SrcPort: 5060, DstIP: netip.MustParseAddr("2001:db8::1"), DstPort: 5080,
+		Transport: hepvault.TransportUDP, CaptureID: 4242, HEPVersion: 3, ProtoType: 1,
+		Kind: hepvault.KindRequest, Method: "INVITE", RequestURI: "sip:bob@example.com", CallID: "a84b4c76e66710@pc33",
+		CSeq: 314159, CSeqMethod: "INVITE", FromURI: "sip:alice@atlanta.com", FromTag: "1928301774",
+		ToURI: "sip:bob@biloxi.com", ViaBranch: "z9hG4bK776asdhds", UserAgent: "Kamailio <5.8> & co",
+		Contact: "<sip:alice@pc33.atlanta.com>", ContentType: "application/sdp", CorrelationID: "corr",
+		Raw: []byte("INVITE sip:bob@example.com SIP/2.0\r\nCall-ID: a84b4c76e66710@pc33\r\n\r\nv=0\r\n"),
+	}
+	response := hepvault.Packet{
+		ID: 8, CapturedAt: at, ReceivedAt: at, SrcIP: netip.MustParseAddr("::ffff:192.0.2.1"),
+		Transport: hepvault.TransportTCP, Kind: hepvault.KindResponse, StatusCode: 180, Reason: "Ringing",
+		Raw: []byte("SIP/2.0 180 Ringing\r\n\r\n"),
+	}
+	odd := hepvault.Packet{
+		ID: -1, Transport: hepvault.Transport(99), Kind: hepvault.KindInvalid, InvalidReason: "bad \"start\" line\\",
+		Method: "\x00NUL\x01\x1f\x7f", CallID: "\xff\xfeinvalid\xc3(utf8", FromTag: "\u2028line\u2029sep\b\f\t",
+		Reason: "日本語 émoji 🎉", CSeqMethod: "", CSeq: 5, // a CSeq number without method shows null
+		Raw: []byte("\x00\x01\xff\xfe junk \xe2\x80\xa8 <script>\r\n"),
+	}
+	emptyRaw := hepvault.Packet{ID: 9, Kind: hepvault.KindInvalid, Raw: []byte{}}
+	noStatus := hepvault.Packet{ID: 10, Kind: hepvault.KindResponse, Raw: nil}
+
+	f := func(name string, pkts []hepvault.Packet, next string) {
+		t.Helper()
+		want := packetsAnswer{Packets: make([]packetJSON, len(pkts)), Next: next}
+		for i := range pkts {
+			want.Packets[i] = toJSON(&pkts[i])
+		}
+		var wantBuf bytes.Buffer
+		if err := json.NewEncoder(&wantBuf).Encode(want); err != nil {
+			t.Fatal(err)
+		}
+		got := appendAnswer(nil, pkts, next)
+		if !bytes.Equal(got, wantBuf.Bytes()) {
+			t.Errorf("%s: unexpected answer;\ngot  %s\nwant %s", name, got, wantBuf.Bytes())
+		}
+	}
+	f("empty", nil, "")
+	f("request", []hepvault.Packet{request}, "")
+	f("response", []hepvault.Packet{response}, "")
+	f("odd", []hepvault.Packet{odd}, "")
+	f("empty raw", []hepvault.Packet{emptyRaw}, "")
+	f("response without code", []hepvault.Packet{noStatus}, "")
+	f("page with next", []hepvault.Packet{request, response, odd, emptyRaw}, "MTc2NDA3MzIzMzEyMzQ1Ni03<&>")
+}
+
+// FuzzAppendString checks the string escaping against encoding/json for any
+// bytes.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "\x00\x1f\x7f", "<>&\"\\", "\u2028\u2029", "\xff\xc3(", "é🎉"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("unexpected string encoding of %q; got %s; want %s", s, got, want)
+		}
+		if got := appendString(nil, []byte(s)); !bytes.Equal(got, want) {
+			t.Fatalf("unexpected []byte encoding of %q; got %s; want %s", s, got, want)
+		}
+	})
+}

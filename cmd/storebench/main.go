@@ -1,0 +1,46 @@
+// Command storebench measures hepvault's storage and queries at scale, for
+// BENCHMARKS.md:
+//
+//	storebench seed  -db DSN -n 10000000 -days 7   write realistic traffic through store.Writer
+//	storebench query -db DSN -url http://127.0.0.1:9080 -n 1000
+//	                 latency of the two API questions: the first 100 packets
+//	                 of a 1-minute window, and every packet of one Call-ID
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "storebench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("want a command: seed or query")
+	}
+	switch args[0] {
+	case "seed":
+		return runSeed(ctx, args[1:], stdout, stderr)
+	case "query":
+		return runQuery(ctx, args[1:], stdout, stderr)
+	}
+	return fmt.Errorf("unknown command %q: want seed or query", args[0])
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}

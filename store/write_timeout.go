@@ -1,0 +1,38 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hepvault/hepvault"
+)
+
+// The writer's own writes are bounded by WriterConfig.WriteTimeout: a server
+// that hangs, or a network that swallows packets, would otherwise hold the
+// writer for as long as TCP takes to give up (many minutes) while the queue
+// overflows. A write that times out counts as the database being
+// unavailable, so its batch is retried and then spooled like any other.
+
+func (w *Writer) writeBounded(ctx context.Context, pkts []hepvault.Packet) error {
+	return w.bounded(ctx, func(ctx context.Context) error { return w.WriteBatch(ctx, pkts) })
+}
+
+func (w *Writer) writeOnceBounded(ctx context.Context, pkts []hepvault.Packet) error {
+	return w.bounded(ctx, func(ctx context.Context) error {
+		_, err := w.WriteBatchOnce(ctx, pkts)
+		return err
+	})
+}
+
+func (w *Writer) bounded(ctx context.Context, write func(context.Context) error) error {
+	if err := w.db.errNotReady(); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, w.cfg.WriteTimeout)
+	defer cancel()
+	err := write(wctx)
+	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
+		return fmt.Errorf("store: write took longer than %s: %w: %v", w.cfg.WriteTimeout, hepvault.ErrUnavailable, err)
+	}
+	return err
+}
