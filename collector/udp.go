@@ -19,16 +19,6 @@ const udpBatch = 64
 // HEP packet is ever cut short.
 const udpMaxDatagram = 64 << 10
 
-// udpLinger is how long a reader rests after a batch that came back less
-// than full, so datagrams gather in the kernel's buffer meanwhile. Without
-// it a reader faster than the traffic wakes for every datagram, and the
-// wake-ups (netpoll, futex, scheduler) cost more than the decoding: at
-// 8000 packets/s the batches averaged 3 datagrams. With it a reader wakes
-// about once per linger, whatever the rate, and a full batch is read again
-// at once. The kernel buffer (UDPReadBuffer) holds far more than a
-// millisecond of traffic.
-const udpLinger = time.Millisecond
-
 func (c *Collector) listenUDP(ctx context.Context) error {
 	var lc net.ListenConfig
 	pc, err := lc.ListenPacket(ctx, "udp", c.cfg.UDPAddr)
@@ -81,9 +71,6 @@ func (c *Collector) readUDP(conn *net.UDPConn) {
 				continue
 			}
 			w.handle(m.Buffers[0][:m.N], recv)
-		}
-		if n < len(msgs) {
-			time.Sleep(udpLinger)
 		}
 	}
 }
