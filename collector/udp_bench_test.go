@@ -57,6 +57,7 @@ func benchUDPReceive(b *testing.B, rate int) {
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	b.SetBytes(meanLen(grams))
+	b.ReportAllocs()
 	// The sender keeps one thread so its own CPU can be taken out.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
