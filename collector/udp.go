@@ -6,8 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"time"
-
-	"golang.org/x/net/ipv4"
 )
 
 // udpBatch is how many datagrams one read may return. recvmmsg hands over
@@ -36,21 +34,25 @@ func (c *Collector) listenUDP(ctx context.Context) error {
 	return nil
 }
 
-// readUDP reads datagrams in batches into buffers of its own, reused from
-// batch to batch, one HEP packet per datagram. ipv4.PacketConn's batch read
-// works on IPv6 and dual-stack sockets too: it only uses the socket's fd and
-// parses the source address by its family.
+// datagramReader reads up to a batch of datagrams per call into buffers it
+// owns and reuses; datagram(i) is valid until the next read.
+type datagramReader interface {
+	read() (int, error)
+	datagram(i int) (payload []byte, from netip.Addr)
+}
+
+// readUDP reads datagrams in batches, one HEP packet per datagram. The
+// batch read works on IPv4, IPv6 and dual-stack sockets alike.
 func (c *Collector) readUDP(conn *net.UDPConn) {
 	defer c.wg.Done()
 	w := &worker{c: c}
-	pc := ipv4.NewPacketConn(conn)
-	msgs := make([]ipv4.Message, udpBatch)
-	bufs := make([]byte, udpBatch*udpMaxDatagram)
-	for i := range msgs {
-		msgs[i].Buffers = [][]byte{bufs[i*udpMaxDatagram : (i+1)*udpMaxDatagram : (i+1)*udpMaxDatagram]}
+	r, err := newDatagramReader(conn, udpBatch, udpMaxDatagram)
+	if err != nil {
+		c.log.Error("UDP listener cannot read; HEP over UDP is not received", "err", err)
+		return
 	}
 	for {
-		n, err := pc.ReadBatch(msgs, 0)
+		n, err := r.read()
 		if err != nil {
 			if isClosed(err) {
 				return
@@ -63,22 +65,14 @@ func (c *Collector) readUDP(conn *net.UDPConn) {
 		// returned: one clock read stands for all of them.
 		recv := time.Now()
 		c.metrics.UDPDatagrams.Add(uint64(n))
-		for i := range msgs[:n] {
-			m := &msgs[i]
-			if len(c.cfg.Allow) > 0 && !c.cfg.Allow.Allows(sourceAddr(m.Addr)) {
+		for i := 0; i < n; i++ {
+			buf, from := r.datagram(i)
+			if len(c.cfg.Allow) > 0 && !c.cfg.Allow.Allows(from) {
 				c.metrics.drop(ReasonNotAllowed)
-				c.badLog.Warn("udp_not_allowed", "HEP from a source not in the allow list; dropped", "src", fmt.Sprint(m.Addr))
+				c.badLog.Warn("udp_not_allowed", "HEP from a source not in the allow list; dropped", "src", from.String())
 				continue
 			}
-			w.handle(m.Buffers[0][:m.N], recv)
+			w.handle(buf, recv)
 		}
 	}
-}
-
-// sourceAddr is the IP a datagram came from, without the port.
-func sourceAddr(a net.Addr) netip.Addr {
-	if u, ok := a.(*net.UDPAddr); ok {
-		return u.AddrPort().Addr()
-	}
-	return netip.Addr{}
 }
