@@ -14,3 +14,5 @@ func setReadBuffer(conn *net.UDPConn, want int) (int, error) { return want, conn
 func socketInode(*net.UDPConn) (uint64, error) { return 0, errNoSockopt }
 
 func kernelDrops(uint64) (uint64, error) { return 0, errNoSockopt }
+
+func readBuffer(*net.UDPConn) (int, error) { return 0, errNoSockopt }
