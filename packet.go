@@ -99,6 +99,12 @@ type Packet struct {
 	ContentType string
 
 	Raw []byte // the payload, byte for byte
+
+	// HeadersFromRaw says the header fields above (RequestURI through
+	// ContentType) are exactly what sip.Parse gives for Raw, as in every
+	// packet the collector builds; the store then keeps only Raw without
+	// parsing it again to check. Leave it false when setting fields by hand.
+	HeadersFromRaw bool
 }
 
 // StatusClass is the class of a response status code (RFC 3261 §7.2).

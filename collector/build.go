@@ -50,6 +50,7 @@ func build(hp *hep.Packet, m *sip.Message, parseErr error, recv time.Time, id in
 	p.FromURI, p.FromTag, p.ToURI, p.ToTag = sub(m.FromURI), sub(m.FromTag), sub(m.ToURI), sub(m.ToTag)
 	p.ViaBranch, p.UserAgent = sub(m.ViaBranch), sub(m.UserAgent)
 	p.Contact, p.ContentType = sub(m.Contact), sub(m.ContentType)
+	p.HeadersFromRaw = true // m is the parse of hp.Payload, which raw copies
 	return p
 }
 

@@ -161,6 +161,7 @@ func TestWrite_HeaderFieldsStoredOnlyWhenRawDisagrees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.HeadersFromRaw = true // read back from raw alone
 	if len(got) != 2 || !reflect.DeepEqual(got[0], p) || !reflect.DeepEqual(got[1], q) {
 		t.Fatalf("unexpected packets;\ngot  %+v\nwant %+v\n     %+v", got, p, q)
 	}
@@ -256,6 +257,9 @@ func TestWrite_CollectorPacketsReadBackFromRaw(t *testing.T) {
 			DstIP: netip.MustParseAddr("10.0.0.2"), SrcPort: 5060, DstPort: 5060,
 			TsSec: uint32(at.Unix()) + uint32(i), Payload: []byte(raw)}
 		p := collector.Build(&hp, &m, sip.Parse(hp.Payload, &m), at, int64(i))
+		if !p.HeadersFromRaw {
+			t.Fatalf("%s: collector.Build left HeadersFromRaw unset: the store would parse the packet again", name)
+		}
 		if name == "folded" && p.FromTag != "fold1" {
 			t.Fatalf("unexpected From tag %q: the folded case no longer tests a folded header", p.FromTag)
 		}
@@ -288,5 +292,34 @@ func TestWrite_CollectorPacketsReadBackFromRaw(t *testing.T) {
 		if !reflect.DeepEqual(g, want) {
 			t.Errorf("unexpected packet %d;\ngot  %+v\nwant %+v", g.ID, g, want)
 		}
+	}
+}
+
+// A packet marked HeadersFromRaw is stored without a second parse: its
+// header columns are NULL even when a field was changed by hand after
+// building, which is why only packet builders that parsed Raw may set it.
+func TestWrite_HeadersFromRawSkipsTheCheck(t *testing.T) {
+	db, conn := openRaw(t)
+	ctx := context.Background()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	p := hepvault.Packet{ID: 1, CapturedAt: at, ReceivedAt: at, HEPVersion: 3, ProtoType: 1, Kind: hepvault.KindRequest,
+		SrcIP: netip.MustParseAddr("10.0.0.1"), DstIP: netip.MustParseAddr("10.0.0.2"),
+		Method: "INVITE", CallID: "not-in-raw", FromTag: "changed", Raw: []byte(inviteRaw)}
+	q := p
+	q.ID, q.HeadersFromRaw = 2, true
+	if err := NewWriter(db, DefaultWriterConfig()).WriteBatch(ctx, []hepvault.Packet{p, q}); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := conn.Query(ctx, `SELECT num_nulls(request_uri, reason, call_id, cseq, cseq_method, from_uri,
+		from_tag, to_uri, to_tag, via_branch, user_agent, contact, content_type) FROM packets ORDER BY id`)
+	nulls, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nulls) != 2 || nulls[0] == 13 || nulls[1] != 13 {
+		t.Fatalf("unexpected NULL header columns per packet; got %v; want [<13 13]", nulls)
 	}
 }

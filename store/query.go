@@ -241,6 +241,19 @@ func fillHeaders(p *hepvault.Packet, m *sip.Message, h *headerColumns) {
 	} else {
 		p.CSeq = effectiveCSeq(m.CSeqNum, string(m.CSeqMethod))
 	}
+	// Nothing stored: every field came from parsing Raw, as when the
+	// collector built the packet, so writing it again needs no check.
+	p.HeadersFromRaw = !h.anyStored()
+}
+
+func (h *headerColumns) anyStored() bool {
+	for _, t := range [...]pgtype.Text{h.requestURI, h.reason, h.callID, h.cseqMethod, h.fromURI, h.fromTag,
+		h.toURI, h.toTag, h.via, h.userAgent, h.contact, h.contentType} {
+		if t.Valid {
+			return true
+		}
+	}
+	return h.cseq.Valid
 }
 
 // substring returns b, a slice of orig, as the same bytes of s (a string

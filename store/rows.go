@@ -16,6 +16,10 @@ var packetColumns = []string{
 	"via_branch", "user_agent", "contact", "content_type", "raw",
 }
 
+// numHeaderColumns counts the header columns, request_uri to content_type,
+// that appendHeaderOverrides appends.
+const numHeaderColumns = 13
+
 // packetRows feeds a batch to CopyFrom, reusing one values slice and one
 // parsed message.
 type packetRows struct {
@@ -54,6 +58,12 @@ func (r *packetRows) Values() ([]any, error) {
 // parsing p.Raw gives back as is (for packets the collector built, every
 // field), the field itself otherwise.
 func (r *packetRows) appendHeaderOverrides(v []any, p *hepvault.Packet) []any {
+	if p.HeadersFromRaw {
+		// The collector's parse gave the fields: a second parse would find
+		// every one equal.
+		var none [numHeaderColumns]any
+		return append(v, none[:]...)
+	}
 	m := &r.msg
 	sip.Parse(p.Raw, m) // a parse error still leaves what was read; the fields are compared one by one
 	override := func(field string, parsed []byte) any {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/store/spool"
-	"github.com/jackc/pgx/v5"
 )
 
 // WriterConfig says when the writer flushes.
@@ -29,6 +28,10 @@ type WriterConfig struct {
 	// batch is retried until the database answers or Run's ctx ends.
 	Spool      *spool.Spool
 	SpoolAfter time.Duration
+	// CopyParts is how many COPYs at once, each on its own connection, a
+	// large batch is split into (write_split.go); 1 writes every batch in
+	// one COPY. At most half the pool's connections are used.
+	CopyParts int
 }
 
 // DefaultWriterConfig: batches large enough for COPY to pay off, flushed soon
@@ -38,6 +41,7 @@ func DefaultWriterConfig() WriterConfig {
 		BatchSize: 2000, FlushInterval: 200 * time.Millisecond,
 		RetryInterval: 250 * time.Millisecond, MaxRetryInterval: 5 * time.Second,
 		WriteTimeout: 15 * time.Second, SpoolAfter: 1500 * time.Millisecond,
+		CopyParts: 2,
 	}
 }
 
@@ -58,9 +62,10 @@ type WriterStats struct {
 // Writer takes packets from a channel and writes them to the database in
 // batches with COPY.
 type Writer struct {
-	db  *DB
-	cfg WriterConfig
-	log *slog.Logger
+	db           *DB
+	cfg          WriterConfig
+	log          *slog.Logger
+	maxCopyParts int // CopyParts allowed by the pool's size
 
 	stored, batches, retries, rejected atomic.Uint64
 	lastFlushNanos                     atomic.Int64
@@ -92,7 +97,11 @@ func NewWriter(db *DB, cfg WriterConfig) *Writer {
 	if cfg.MaxRetryInterval < cfg.RetryInterval {
 		cfg.MaxRetryInterval = cfg.RetryInterval
 	}
-	return &Writer{db: db, cfg: cfg, log: db.log, spool: cfg.Spool, spoolWake: make(chan struct{}, 1)}
+	if cfg.CopyParts <= 0 {
+		cfg.CopyParts = DefaultWriterConfig().CopyParts
+	}
+	return &Writer{db: db, cfg: cfg, log: db.log, spool: cfg.Spool, spoolWake: make(chan struct{}, 1),
+		maxCopyParts: maxCopyPartsFor(db)}
 }
 
 // Stats returns the writer's counters.
@@ -169,19 +178,26 @@ func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
 // for up to patience (0: until ctx is done). It returns the last error when
 // it gives up.
 func (w *Writer) writeWithRetry(ctx context.Context, batch []hepvault.Packet, patience time.Duration) error {
+	return w.retryWrite(ctx, batch, patience, false)
+}
+
+// retryWrite is writeWithRetry; mayBeStored says some packets of batch may
+// be in the database already, so every write skips stored ones.
+func (w *Writer) retryWrite(ctx context.Context, batch []hepvault.Packet, patience time.Duration, mayBeStored bool) error {
 	var deadline time.Time
 	if patience > 0 {
 		deadline = time.Now().Add(patience)
 	}
 	wait := w.cfg.RetryInterval
-	for attempt := 0; ; attempt++ {
+	for {
 		var err error
-		if attempt == 0 {
-			err = w.writeBounded(ctx, batch)
-		} else {
-			// The failed attempt may have committed before the connection
-			// broke; only the packets not stored yet are written.
+		if mayBeStored {
 			err = w.writeOnceBounded(ctx, batch)
+		} else {
+			err = w.writeBounded(ctx, batch)
+			// A failed write may have committed before the connection
+			// broke, or some of its parts did (write_split.go).
+			mayBeStored = err != nil && (errors.Is(err, hepvault.ErrUnavailable) || w.copyParts(len(batch)) > 1)
 		}
 		if err == nil {
 			return nil
@@ -193,7 +209,7 @@ func (w *Writer) writeWithRetry(ctx context.Context, batch []hepvault.Packet, pa
 			// Not the database being away: some row is refused. Write row by
 			// row so that one bad row costs only itself.
 			w.log.Error("batch refused; writing it row by row", "packets", len(batch), "err", err)
-			return w.writeOneByOne(ctx, batch, patienceLeft(deadline))
+			return w.writeOneByOne(ctx, batch, patienceLeft(deadline), mayBeStored)
 		}
 		if !deadline.IsZero() {
 			left := time.Until(deadline)
@@ -221,13 +237,21 @@ func patienceLeft(deadline time.Time) time.Duration {
 	return max(time.Until(deadline), time.Nanosecond)
 }
 
-// writeOneByOne writes batch a packet at a time; patience is as in
-// writeWithRetry.
-func (w *Writer) writeOneByOne(ctx context.Context, batch []hepvault.Packet, patience time.Duration) error {
+// writeOneByOne writes batch a packet at a time; patience and mayBeStored
+// are as in retryWrite. Skipping stored packets keeps one stored by an
+// earlier part from being counted as refused.
+func (w *Writer) writeOneByOne(ctx context.Context, batch []hepvault.Packet, patience time.Duration, mayBeStored bool) error {
 	for i := range batch {
-		if err := w.writeBounded(ctx, batch[i:i+1]); err != nil {
+		var err error
+		if mayBeStored {
+			err = w.writeOnceBounded(ctx, batch[i:i+1])
+		} else {
+			err = w.writeBounded(ctx, batch[i:i+1])
+		}
+		if err != nil {
 			if errors.Is(err, hepvault.ErrUnavailable) || ctx.Err() != nil {
-				return w.writeWithRetry(ctx, batch[i:], patience)
+				// The failed write's outcome is unknown.
+				return w.retryWrite(ctx, batch[i:], patience, true)
 			}
 			w.rejected.Add(1)
 			w.log.Error("packet refused by the database", "id", batch[i].ID, "call_id", batch[i].CallID, "err", err)
@@ -236,17 +260,20 @@ func (w *Writer) writeOneByOne(ctx context.Context, batch []hepvault.Packet, pat
 	return nil
 }
 
-// WriteBatch writes packets in one COPY, making any partitions their days need.
+// WriteBatch writes packets with COPY, making any partitions their days need.
+// A large batch is split into parts copied at once (write_split.go); when
+// one fails the others may have committed, so a retry of a failed
+// WriteBatch must skip stored packets (WriteBatchOnce).
 func (w *Writer) WriteBatch(ctx context.Context, pkts []hepvault.Packet) error {
 	start := time.Now()
 	if err := w.ensurePartitions(ctx, start, pkts); err != nil {
 		return err
 	}
-	n, err := w.db.pool.CopyFrom(ctx, pgx.Identifier{"packets"}, packetColumns, &packetRows{pkts: pkts, i: -1})
+	n, err := w.copySplit(ctx, pkts, w.copyParts(len(pkts)))
+	w.stored.Add(uint64(n)) // committed parts count even when another failed
 	if err != nil {
-		return interpretError("copy packets", err)
+		return err
 	}
-	w.stored.Add(uint64(n))
 	w.batches.Add(1)
 	w.lastFlushNanos.Store(int64(time.Since(start)))
 	return nil

@@ -12,7 +12,8 @@ import (
 )
 
 // BenchmarkWriteBatch writes one batch of 2000 realistic packets (the
-// writer's default batch size) per op in one COPY, on one connection, into
+// writer's default batch size) per op with the default config (split into
+// CopyParts COPYs at once, write_split.go), into
 // a table that grows as the benchmark runs. PostgreSQL's CPU is part of the
 // time: it runs on the same machine.
 func BenchmarkWriteBatch(b *testing.B) {
@@ -34,8 +35,8 @@ func BenchmarkWriteBatch(b *testing.B) {
 	b.ReportMetric(float64(b.N*len(pkts))/b.Elapsed().Seconds(), "packets/s")
 }
 
-// BenchmarkWriteBatch_Parallel is the same with one COPY per core at once
-// (pool connections), to show what several writers would gain.
+// BenchmarkWriteBatch_Parallel is the same with one WriteBatch per core at
+// once (pool connections), to show what several writers would gain.
 func BenchmarkWriteBatch_Parallel(b *testing.B) {
 	db, _ := benchDB(b)
 	pkts := realisticPackets(b, "w", store.DefaultWriterConfig().BatchSize, time.Now().Add(-time.Hour), 100*time.Microsecond)

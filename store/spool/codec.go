@@ -36,7 +36,7 @@ func appendPacket(b []byte, p *hepvault.Packet) []byte {
 	b = binary.AppendUvarint(b, uint64(p.SrcPort))
 	b = appendAddr(b, p.DstIP)
 	b = binary.AppendUvarint(b, uint64(p.DstPort))
-	b = append(b, byte(p.Transport), byte(p.Kind))
+	b = append(b, byte(p.Transport), kindByte(p))
 	b = appendString(b, p.InvalidReason)
 	b = appendString(b, p.Method)
 	b = appendString(b, p.RequestURI)
@@ -125,7 +125,7 @@ func (d *decoder) packet(p *hepvault.Packet) {
 	p.DstIP = d.addr()
 	p.DstPort = uint16(d.uvarint())
 	p.Transport = hepvault.Transport(d.byte())
-	p.Kind = hepvault.Kind(d.byte())
+	p.Kind, p.HeadersFromRaw = fromKindByte(d.byte())
 	p.InvalidReason = d.string()
 	p.Method = d.string()
 	p.RequestURI = d.string()
@@ -231,4 +231,21 @@ func (d *decoder) addr() netip.Addr {
 		d.fail()
 		return netip.Addr{}
 	}
+}
+
+// headersFromRawBit carries Packet.HeadersFromRaw in the high bit of the
+// Kind byte (kinds are small numbers), so segments written before the flag
+// existed still decode, with the flag false, and the format version stays.
+const headersFromRawBit = 0x80
+
+func kindByte(p *hepvault.Packet) byte {
+	b := byte(p.Kind)
+	if p.HeadersFromRaw {
+		b |= headersFromRawBit
+	}
+	return b
+}
+
+func fromKindByte(b byte) (hepvault.Kind, bool) {
+	return hepvault.Kind(b &^ headersFromRawBit), b&headersFromRawBit != 0
 }

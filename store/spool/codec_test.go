@@ -25,8 +25,9 @@ func fullPacket() hepvault.Packet {
 		CallID: "a84b4c76e66710@pc33", CSeq: 4294967295, CSeqMethod: "INVITE",
 		FromURI: "sip:alice@example.com", FromTag: "1928301774", ToURI: "sip:bob@example.com", ToTag: "a6c85cf",
 		ViaBranch: "z9hG4bK776asdhds", UserAgent: "Kamailio (5.6)", Contact: "<sip:alice@192.0.2.10>",
-		ContentType: "application/sdp",
-		Raw:         []byte("SIP/2.0 486 Busy Here\r\n\x00\xff\xfe binary \x80\r\n\r\n"),
+		ContentType:    "application/sdp",
+		Raw:            []byte("SIP/2.0 486 Busy Here\r\n\x00\xff\xfe binary \x80\r\n\r\n"),
+		HeadersFromRaw: true,
 	}
 }
 
