@@ -68,7 +68,7 @@ func TestServe_AuthKey(t *testing.T) {
 
 	t.Run("right key stored, others counted", func(t *testing.T) {
 		s := startTestServerWith(t, func(c *serveConfig) { c.HEPAuthKey = key })
-		sendUDP(t, s.col.UDPAddr(), hep2)
+		sendUDPInStep(t, s, hep2)
 		sendTCP(t, s.col.TCPAddr(), hep3)
 		got := waitStored(t, s, len(hep3))
 		checkAgainstTruth(t, got, hep3)
@@ -76,7 +76,7 @@ func TestServe_AuthKey(t *testing.T) {
 	})
 	t.Run("wrong key stores nothing", func(t *testing.T) {
 		s := startTestServerWith(t, func(c *serveConfig) { c.HEPAuthKey = key + "-not" })
-		sendUDP(t, s.col.UDPAddr(), hep3)
+		sendUDPInStep(t, s, hep3)
 		waitMetric(t, s, authDropped, uint64(len(hep3)))
 		if got, _ := getPackets(t, s, "limit=10"); len(got) != 0 {
 			t.Fatalf("unexpected stored packets; got %d; want 0", len(got))
@@ -87,7 +87,7 @@ func TestServe_AuthKey(t *testing.T) {
 	})
 	t.Run("no key stores all", func(t *testing.T) {
 		s := startTestServer(t)
-		sendUDP(t, s.col.UDPAddr(), hep2)
+		sendUDPInStep(t, s, hep2)
 		waitStored(t, s, len(hep2))
 		if n := metric(t, s, authDropped); n != 0 {
 			t.Fatalf("unexpected auth drops; got %d; want 0", n)

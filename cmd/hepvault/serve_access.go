@@ -25,7 +25,7 @@ type guardConfig struct {
 func addGuardFlags(fs *flag.FlagSet, getenv env, g *guardConfig) {
 	ccfg, acfg := collector.DefaultConfig(), api.DefaultAccessConfig()
 	fs.IntVar(&g.UDPReadBuffer, "udp-read-buffer", g.envInt(getenv, "HEPVAULT_UDP_READ_BUFFER", ccfg.UDPReadBuffer),
-		"UDP socket receive buffer in bytes; a warning says when the kernel grants less (net.core.rmem_max) (env HEPVAULT_UDP_READ_BUFFER)")
+		"UDP socket receive buffer in bytes (0: the default); a warning says when the kernel grants less (net.core.rmem_max) (env HEPVAULT_UDP_READ_BUFFER)")
 	fs.IntVar(&g.TCPMaxConns, "tcp-max-conns", g.envInt(getenv, "HEPVAULT_TCP_MAX_CONNS", ccfg.TCPMaxConns),
 		"most HEP TCP connections open at once; more are closed and counted (env HEPVAULT_TCP_MAX_CONNS)")
 	fs.StringVar(&g.HEPAllow, "hep-allow", getenv("HEPVAULT_HEP_ALLOW"),
@@ -47,8 +47,18 @@ func (g guardConfig) apply(ccfg *collector.Config, acfg *api.AccessConfig) error
 	if g.UDPReadBuffer < 0 || g.TCPMaxConns < 0 {
 		return usagef("--udp-read-buffer and --tcp-max-conns must not be negative")
 	}
-	ccfg.UDPReadBuffer, ccfg.TCPMaxConns, ccfg.Allow = g.UDPReadBuffer, g.TCPMaxConns, allow
-	acfg.Token, acfg.QueryTimeout = g.APIToken, g.QueryTimeout
+	// 0 keeps the default, so a serveConfig built in code (tests) runs with
+	// the settings the flags give, not with an unset receive buffer.
+	if g.UDPReadBuffer > 0 {
+		ccfg.UDPReadBuffer = g.UDPReadBuffer
+	}
+	if g.TCPMaxConns > 0 {
+		ccfg.TCPMaxConns = g.TCPMaxConns
+	}
+	if g.QueryTimeout > 0 {
+		acfg.QueryTimeout = g.QueryTimeout
+	}
+	ccfg.Allow, acfg.Token = allow, g.APIToken
 	return nil
 }
 

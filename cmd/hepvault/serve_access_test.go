@@ -47,7 +47,7 @@ func TestServe_TokenAndAllowList(t *testing.T) {
 	}
 
 	s := start("192.0.2.0/24")
-	sendUDP(t, s.col.UDPAddr(), recs[:5])
+	sendUDPInStep(t, s, recs[:5])
 	conn, err := net.Dial("tcp", s.col.TCPAddr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +86,7 @@ func TestServe_TokenAndAllowList(t *testing.T) {
 	}
 
 	s = start("127.0.0.0/8")
-	sendUDP(t, s.col.UDPAddr(), recs[:5])
+	sendUDPInStep(t, s, recs[:5])
 	if _, err := query(s, ""); err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "token") {
 		t.Fatalf("query without the token: unexpected error %v", err)
 	}
