@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 
 	"github.com/hepvault/hepvault"
@@ -31,7 +32,10 @@ func interpretError(op string, err error) error {
 	}
 	var netErr net.Error
 	var connErr *pgconn.ConnectError
-	if errors.As(err, &netErr) || errors.As(err, &connErr) || pgconn.SafeToRetry(err) {
+	// A connection that ends mid-reply (a batch's statements being
+	// prepared, say) surfaces as a bare EOF, wrapped.
+	eof := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+	if errors.As(err, &netErr) || errors.As(err, &connErr) || pgconn.SafeToRetry(err) || eof {
 		return fmt.Errorf("store: %s: %w: %v", op, hepvault.ErrUnavailable, err)
 	}
 	return fmt.Errorf("store: %s: %w", op, err)

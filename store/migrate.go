@@ -107,5 +107,5 @@ func (db *DB) migrate(ctx context.Context, fsys fs.FS) ([]int, error) {
 		db.log.Info("migration applied", "version", m.version, "name", m.name)
 		done = append(done, m.version)
 	}
-	return done, nil
+	return done, db.convertLegacy(ctx)
 }

@@ -16,7 +16,7 @@ const partitionLock = 0x68657077
 
 const day = 24 * time.Hour
 
-// partitioner makes the daily partitions of packets (UTC days) and remembers
+// partitioner makes the daily partitions of packet_blocks (UTC days) and remembers
 // which exist, so the write path asks the database only for a new day.
 type partitioner struct {
 	db    *DB
@@ -28,7 +28,7 @@ func newPartitioner(db *DB) *partitioner {
 	return &partitioner{db: db, known: map[time.Time]bool{}}
 }
 
-func partitionName(d time.Time) string { return "packets_p" + d.Format("20060102") }
+func partitionName(d time.Time) string { return "packet_blocks_p" + d.Format("20060102") }
 
 // EnsurePartitions makes the partitions from yesterday to PartitionsAhead days
 // after now; cmd calls it at start and then periodically.
@@ -90,7 +90,7 @@ func (p *partitioner) create(ctx context.Context, d time.Time) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `CREATE TABLE `+name+` PARTITION OF packets FOR VALUES `+bounds)
+		_, err = tx.Exec(ctx, `CREATE TABLE `+name+` PARTITION OF packet_blocks FOR VALUES `+bounds)
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23514" {
 			// The default partition already holds rows of that day (they
@@ -106,21 +106,21 @@ func (p *partitioner) create(ctx context.Context, d time.Time) error {
 
 func moveFromDefault(ctx context.Context, tx pgx.Tx, name, bounds string, d time.Time) error {
 	stmts := []string{
-		`ALTER TABLE packets DETACH PARTITION packets_default`,
-		`CREATE TABLE ` + name + ` PARTITION OF packets FOR VALUES ` + bounds,
+		`ALTER TABLE packet_blocks DETACH PARTITION packet_blocks_default`,
+		`CREATE TABLE ` + name + ` PARTITION OF packet_blocks FOR VALUES ` + bounds,
 	}
 	for _, s := range stmts {
 		if _, err := tx.Exec(ctx, s); err != nil {
 			return err
 		}
 	}
-	where := ` WHERE captured_at >= $1 AND captured_at < $2`
-	if _, err := tx.Exec(ctx, `INSERT INTO `+name+` SELECT * FROM packets_default`+where, d, d.Add(day)); err != nil {
+	where := ` WHERE first_at >= $1 AND first_at < $2`
+	if _, err := tx.Exec(ctx, `INSERT INTO `+name+` SELECT * FROM packet_blocks_default`+where, d, d.Add(day)); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM packets_default`+where, d, d.Add(day)); err != nil {
+	if _, err := tx.Exec(ctx, `DELETE FROM packet_blocks_default`+where, d, d.Add(day)); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, `ALTER TABLE packets ATTACH PARTITION packets_default DEFAULT`)
+	_, err := tx.Exec(ctx, `ALTER TABLE packet_blocks ATTACH PARTITION packet_blocks_default DEFAULT`)
 	return err
 }

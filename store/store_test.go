@@ -44,7 +44,7 @@ func partitionOf(t *testing.T, dsn string, id int64) string {
 	}
 	defer conn.Close(context.Background())
 	var name string
-	if err := conn.QueryRow(context.Background(), `SELECT tableoid::regclass::text FROM packets WHERE id = $1`, id).Scan(&name); err != nil {
+	if err := conn.QueryRow(context.Background(), `SELECT tableoid::regclass::text FROM packet_blocks WHERE first_id = $1`, id).Scan(&name); err != nil {
 		t.Fatal(err)
 	}
 	return name
@@ -234,18 +234,18 @@ func TestPartitions_DefaultThenMoved(t *testing.T) {
 	old := time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC)
 	p1, p2 := packet(far, hepvault.KindRequest, "BYE", 0, "far"), packet(old, hepvault.KindRequest, "BYE", 0, "old")
 	write(t, db, p1, p2)
-	if got := partitionOf(t, dsn, p1.ID); got != "packets_default" {
-		t.Fatalf("unexpected partition for a far future packet; got %s; want packets_default", got)
+	if got := partitionOf(t, dsn, p1.ID); got != "packet_blocks_default" {
+		t.Fatalf("unexpected partition for a far future packet; got %s; want packet_blocks_default", got)
 	}
 	// Time passes: the far day comes into the window; its rows must move.
 	if err := db.EnsurePartitions(ctx, far.Add(-24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	want := "packets_p" + far.Format("20060102")
+	want := "packet_blocks_p" + far.Format("20060102")
 	if got := partitionOf(t, dsn, p1.ID); got != want {
 		t.Fatalf("unexpected partition after the day came; got %s; want %s", got, want)
 	}
-	if got := partitionOf(t, dsn, p2.ID); got != "packets_default" {
+	if got := partitionOf(t, dsn, p2.ID); got != "packet_blocks_default" {
 		t.Fatalf("unexpected partition for a 1999 packet; got %s", got)
 	}
 	got, _, err := db.Packets(ctx, hepvault.Filter{Limit: 10})

@@ -28,10 +28,6 @@ type WriterConfig struct {
 	// batch is retried until the database answers or Run's ctx ends.
 	Spool      *spool.Spool
 	SpoolAfter time.Duration
-	// CopyParts is how many COPYs at once, each on its own connection, a
-	// large batch is split into (write_split.go); 1 writes every batch in
-	// one COPY. At most half the pool's connections are used.
-	CopyParts int
 }
 
 // DefaultWriterConfig: batches large enough for COPY to pay off, flushed soon
@@ -41,7 +37,6 @@ func DefaultWriterConfig() WriterConfig {
 		BatchSize: 2000, FlushInterval: 200 * time.Millisecond,
 		RetryInterval: 250 * time.Millisecond, MaxRetryInterval: 5 * time.Second,
 		WriteTimeout: 15 * time.Second, SpoolAfter: 1500 * time.Millisecond,
-		CopyParts: 2,
 	}
 }
 
@@ -62,10 +57,9 @@ type WriterStats struct {
 // Writer takes packets from a channel and writes them to the database in
 // batches with COPY.
 type Writer struct {
-	db           *DB
-	cfg          WriterConfig
-	log          *slog.Logger
-	maxCopyParts int // CopyParts allowed by the pool's size
+	db  *DB
+	cfg WriterConfig
+	log *slog.Logger
 
 	stored, batches, retries, rejected atomic.Uint64
 	lastFlushNanos                     atomic.Int64
@@ -97,11 +91,7 @@ func NewWriter(db *DB, cfg WriterConfig) *Writer {
 	if cfg.MaxRetryInterval < cfg.RetryInterval {
 		cfg.MaxRetryInterval = cfg.RetryInterval
 	}
-	if cfg.CopyParts <= 0 {
-		cfg.CopyParts = DefaultWriterConfig().CopyParts
-	}
-	return &Writer{db: db, cfg: cfg, log: db.log, spool: cfg.Spool, spoolWake: make(chan struct{}, 1),
-		maxCopyParts: maxCopyPartsFor(db)}
+	return &Writer{db: db, cfg: cfg, log: db.log, spool: cfg.Spool, spoolWake: make(chan struct{}, 1)}
 }
 
 // Stats returns the writer's counters.
@@ -195,9 +185,8 @@ func (w *Writer) retryWrite(ctx context.Context, batch []hepvault.Packet, patien
 			err = w.writeOnceBounded(ctx, batch)
 		} else {
 			err = w.writeBounded(ctx, batch)
-			// A failed write may have committed before the connection
-			// broke, or some of its parts did (write_split.go).
-			mayBeStored = err != nil && (errors.Is(err, hepvault.ErrUnavailable) || w.copyParts(len(batch)) > 1)
+			// A failed write may have committed before the connection broke.
+			mayBeStored = err != nil && errors.Is(err, hepvault.ErrUnavailable)
 		}
 		if err == nil {
 			return nil
@@ -260,18 +249,24 @@ func (w *Writer) writeOneByOne(ctx context.Context, batch []hepvault.Packet, pat
 	return nil
 }
 
-// WriteBatch writes packets with COPY, making any partitions their days need.
-// A large batch is split into parts copied at once (write_split.go); when
-// one fails the others may have committed, so a retry of a failed
-// WriteBatch must skip stored packets (WriteBatchOnce).
+// WriteBatch writes packets as blocks (block_write.go) in one transaction,
+// making any partitions their days need. A batch written again, or a block
+// whose first packet is stored already, stores nothing twice.
 func (w *Writer) WriteBatch(ctx context.Context, pkts []hepvault.Packet) error {
 	start := time.Now()
 	if err := w.ensurePartitions(ctx, start, pkts); err != nil {
 		return err
 	}
-	n, err := w.copySplit(ctx, pkts, w.copyParts(len(pkts)))
-	w.stored.Add(uint64(n)) // committed parts count even when another failed
+	n, err := w.insertBlocks(ctx, w.db.pool, pkts)
 	if err != nil {
+		return interpretError("write packets", err) // nothing committed
+	}
+	w.stored.Add(uint64(n))
+	if n < int64(len(pkts)) {
+		// A block collided with a stored one: the batch was written before
+		// (then nothing is new) or its packets overlap stored ones. Store
+		// each packet that is not stored yet.
+		_, err := w.WriteBatchOnce(ctx, pkts)
 		return err
 	}
 	w.batches.Add(1)

@@ -90,8 +90,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// countStored returns the rows and the distinct call ids in the packets
-// table (which may keep the Call-ID only in raw).
+// countStored returns the packets stored and their distinct call ids (as
+// call hashes: blocks keep the Call-ID only in raw).
 func countStored(t *testing.T, dsn string) (rows, distinct int) {
 	t.Helper()
 	conn, err := pgx.Connect(context.Background(), dsn)
@@ -99,8 +99,8 @@ func countStored(t *testing.T, dsn string) (rows, distinct int) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	// call_hash, not call_id: call_id is parsed from raw on read (migration 0004).
-	if err := conn.QueryRow(context.Background(), `SELECT count(*), count(DISTINCT call_hash) FROM packets`).Scan(&rows, &distinct); err != nil {
+	if err := conn.QueryRow(context.Background(), `SELECT (SELECT coalesce(sum(count), 0) FROM packet_blocks),
+		(SELECT count(DISTINCT h) FROM packet_blocks, unnest(calls) h)`).Scan(&rows, &distinct); err != nil {
 		t.Fatal(err)
 	}
 	return rows, distinct
@@ -227,7 +227,7 @@ func TestWriter_SpoolFullDropsAreCounted(t *testing.T) {
 func TestWriter_SpoolFullButDatabaseUp(t *testing.T) {
 	db, _, dsn := openProxied(t)
 	ctx := context.Background()
-	// A spooled packet the replay cannot get past: the test deletes its row
+	// A spooled packet the replay cannot get past: the test deletes its block
 	// in a transaction it keeps open, so the replay's insert waits on it.
 	held := calls("held", 1)
 	if err := store.NewWriter(db, store.DefaultWriterConfig()).WriteBatch(ctx, held); err != nil {
@@ -242,7 +242,7 @@ func TestWriter_SpoolFullButDatabaseUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM packets WHERE id = $1`, held[0].ID); err != nil {
+	if _, err := tx.Exec(ctx, `DELETE FROM packet_blocks WHERE first_id = $1`, held[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	scratch := openSpool(t, t.TempDir(), 0)

@@ -120,7 +120,7 @@ func measure(ctx context.Context, cfg config, rate int) (*result, error) {
 
 	var counter loadgen.Counter
 	if cfg.DB != "" {
-		counter = loadgen.DBCounter{DSN: cfg.DB, Schema: cfg.Schema, Since: start, CaptureID: captureID, RunID: runID}
+		counter = loadgen.DBCounter{DSN: cfg.DB, Schema: cfg.Schema, Since: start, RunID: runID}
 	} else {
 		counter = loadgen.APICounter{BaseURL: cfg.API, Since: start, CaptureID: captureID}
 	}

@@ -19,9 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/collector/hep"
+	"github.com/hepvault/hepvault/store"
 	"github.com/hepvault/hepvault/store/pgembed"
-	"github.com/jackc/pgx/v5"
 )
 
 // Helpers of the outage and shutdown tests: a PostgreSQL the test can kill,
@@ -124,25 +125,39 @@ func pacedSend(conn net.Conn, pkts [][]byte, rate int) (int, error) {
 	return len(pkts), nil
 }
 
-// countCalls returns the stored rows whose Call-ID starts with prefix, and
-// how many distinct Call-IDs they hold.
+// countCalls returns the stored packets whose Call-ID starts with prefix,
+// and how many distinct Call-IDs they hold, read through the store as the
+// API reads them (blocks keep the Call-ID only in raw).
 func countCalls(t *testing.T, dsn, prefix string) (rows, distinct int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
+	cfg := store.DefaultConfig()
+	cfg.DSN = dsn
+	db, err := store.Open(ctx, cfg)
 	if err != nil {
 		t.Fatalf("connect to count: %v", err)
 	}
-	defer conn.Close(ctx)
-	// The table may leave call_id NULL and keep it only in raw (0004).
-	err = conn.QueryRow(ctx, `SELECT count(*), count(DISTINCT cid) FROM (
-		SELECT coalesce(call_id, substring(convert_from(raw, 'UTF8') from 'Call-ID: ([^\r]*)')) AS cid FROM packets) p
-		WHERE cid LIKE $1 || '-%'`, prefix).Scan(&rows, &distinct)
-	if err != nil {
-		t.Fatalf("count: %v", err)
+	defer db.Close()
+	ids := map[string]bool{}
+	var after *hepvault.Position
+	for {
+		pkts, more, err := db.Packets(ctx, hepvault.Filter{After: after, Limit: store.MaxLimit})
+		if err != nil {
+			t.Fatalf("count: %v", err)
+		}
+		for _, p := range pkts {
+			if strings.HasPrefix(p.CallID, prefix+"-") {
+				rows++
+				ids[p.CallID] = true
+			}
+		}
+		if !more || len(pkts) == 0 {
+			return rows, len(ids)
+		}
+		last := pkts[len(pkts)-1]
+		after = &hepvault.Position{CapturedAt: last.CapturedAt, ID: last.ID}
 	}
-	return rows, distinct
 }
 
 // waitUntil polls cond every 50 ms for up to timeout.

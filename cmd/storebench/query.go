@@ -53,14 +53,12 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var lo, hi time.Time
 	var rows int64
-	err = conn.QueryRow(ctx, `SELECT min(captured_at), max(captured_at),
-		(SELECT sum(greatest(c.reltuples, 0))::bigint FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-		 WHERE i.inhparent = 'packets'::regclass) FROM packets`).Scan(&lo, &hi, &rows)
+	err = conn.QueryRow(ctx, `SELECT min(first_at), max(last_at), coalesce(sum(count), 0)::bigint FROM packet_blocks`).Scan(&lo, &hi, &rows)
 	conn.Close(ctx)
 	if err != nil {
 		return fmt.Errorf("find the stored span: %w", err)
 	}
-	fmt.Fprintf(stdout, "stored span %s .. %s (%s), about %d packets (planner estimate)\n", lo.Format(time.RFC3339), hi.Format(time.RFC3339), hi.Sub(lo).Round(time.Minute), rows)
+	fmt.Fprintf(stdout, "stored span %s .. %s (%s), %d packets\n", lo.Format(time.RFC3339), hi.Format(time.RFC3339), hi.Sub(lo).Round(time.Minute), rows)
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	get := func(ctx context.Context, u string) ([]packet, time.Duration, error) { return get(ctx, client, u) }

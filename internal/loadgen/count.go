@@ -19,18 +19,20 @@ type Counter interface {
 
 // Schemas DBCounter knows.
 const (
-	SchemaHepvault = "hepvault" // hepvault's packets table
+	SchemaHepvault = "hepvault" // hepvault's packet_blocks table
 	SchemaHomer7   = "homer7"   // heplify-server's hep_proto_1_* tables
 )
 
-// DBCounter counts a run's rows in the database: by capture id in hepvault's
-// table, by Call-ID prefix (heplify-server's sid) in HOMER 7's.
+// DBCounter counts a run's packets in the database: in hepvault's blocks,
+// every packet captured since the run started (a block's count, read without
+// decoding the block, so counting costs the collector under test next to
+// nothing; hence one run at a time per database, as hepbench runs them); in
+// HOMER 7's tables, by Call-ID prefix (heplify-server's sid).
 type DBCounter struct {
-	DSN       string
-	Schema    string
-	Since     time.Time // the run's start: only newer rows are read
-	CaptureID uint32
-	RunID     string
+	DSN    string
+	Schema string
+	Since  time.Time // the run's start: only newer rows are read
+	RunID  string
 }
 
 // Count runs one count query.
@@ -40,13 +42,15 @@ func (c DBCounter) Count(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("loadgen: connect to count stored packets: %w", err)
 	}
 	defer conn.Close(ctx)
-	since := c.Since.Add(-time.Minute) // clocks of one machine; a margin all the same
 	var n int64
 	switch c.Schema {
 	case SchemaHepvault, "":
-		err = conn.QueryRow(ctx, `SELECT count(*) FROM packets WHERE captured_at >= $1 AND capture_id = $2`,
-			since, int64(c.CaptureID)).Scan(&n)
+		// The generator stamps packets with its clock, the one Since was
+		// read from, so no earlier run's packet starts a block after Since.
+		err = conn.QueryRow(ctx, `SELECT coalesce(sum(count), 0) FROM packet_blocks WHERE first_at >= $1`,
+			c.Since.Truncate(time.Microsecond)).Scan(&n)
 	case SchemaHomer7:
+		since := c.Since.Add(-time.Minute) // clocks of one machine; a margin all the same
 		err = conn.QueryRow(ctx, `SELECT
 			(SELECT count(*) FROM hep_proto_1_call WHERE create_date >= $1 AND sid LIKE $2) +
 			(SELECT count(*) FROM hep_proto_1_registration WHERE create_date >= $1 AND sid LIKE $2) +

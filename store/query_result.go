@@ -1,0 +1,114 @@
+package store
+
+import (
+	"slices"
+	"time"
+
+	"github.com/hepvault/hepvault"
+)
+
+// result gathers the packets a query keeps from the blocks it reads: at
+// most n in the end, in (capture time, id) order, each once. Blocks mostly
+// arrive in order, so packets are appended and sorted only when a block
+// overlapped an earlier one.
+type result struct {
+	n      int
+	f      *hepvault.Filter
+	pkts   []hepvault.Packet
+	sorted bool
+	dec    blockDecoder
+}
+
+// addBlock decodes a block and keeps the packets the filter selects.
+func (r *result) addBlock(data []byte) error {
+	d := &r.dec
+	d.reset(data)
+	d.keysOnly = true
+	var p hepvault.Packet
+	for d.next(&p) {
+		if r.full() && comparePackets(&p, &r.pkts[r.n-1]) > 0 {
+			break // the rest of the block sorts later still
+		}
+		if !matchesKeys(r.f, &p) {
+			continue
+		}
+		d.headers(&p)
+		if !matchesHeaders(r.f, &p) {
+			continue
+		}
+		r.add(p)
+	}
+	return d.Err()
+}
+
+func (r *result) add(p hepvault.Packet) {
+	if k := len(r.pkts); k > 0 && r.sorted {
+		switch c := comparePackets(&r.pkts[k-1], &p); {
+		case c == 0:
+			return // the same packet, stored twice
+		case c > 0:
+			r.sorted = false
+		}
+	}
+	r.pkts = append(r.pkts, p)
+}
+
+// full reports whether n packets are kept; it sorts and trims them.
+func (r *result) full() bool {
+	if len(r.pkts) < r.n {
+		return false
+	}
+	r.normalize()
+	return len(r.pkts) >= r.n
+}
+
+// nth is the capture time of the last packet kept; only after full.
+func (r *result) nth() time.Time { return r.pkts[r.n-1].CapturedAt }
+
+func (r *result) normalize() {
+	if !r.sorted {
+		slices.SortStableFunc(r.pkts, func(a, b hepvault.Packet) int { return comparePackets(&a, &b) })
+		r.pkts = slices.CompactFunc(r.pkts, func(a, b hepvault.Packet) bool { return comparePackets(&a, &b) == 0 })
+		r.sorted = true
+	}
+	if len(r.pkts) > r.n {
+		clear(r.pkts[r.n:])
+		r.pkts = r.pkts[:r.n]
+	}
+}
+
+func (r *result) final() []hepvault.Packet {
+	r.normalize()
+	return r.pkts
+}
+
+// matchesKeys applies the filter's conditions on fields a block gives
+// without parsing the message.
+func matchesKeys(f *hepvault.Filter, p *hepvault.Packet) bool {
+	switch {
+	case !f.From.IsZero() && p.CapturedAt.Before(f.From),
+		!f.To.IsZero() && !p.CapturedAt.Before(f.To),
+		f.After != nil && comparePackets(p, &hepvault.Packet{CapturedAt: f.After.CapturedAt, ID: f.After.ID}) <= 0,
+		f.Kind != nil && p.Kind != *f.Kind,
+		f.Status != 0 && p.StatusCode != f.Status,
+		f.SrcIP.IsValid() && p.SrcIP != f.SrcIP,
+		f.DstIP.IsValid() && p.DstIP != f.DstIP,
+		f.CaptureID != nil && p.CaptureID != *f.CaptureID:
+		return false
+	}
+	return true
+}
+
+// matchesHeaders applies the conditions on parsed header fields.
+func matchesHeaders(f *hepvault.Filter, p *hepvault.Packet) bool {
+	return (f.Method == "" || p.Method == f.Method) && (f.CallID == "" || p.CallID == f.CallID)
+}
+
+// lowerBound is the earliest capture time f can select; zero for none.
+func lowerBound(f hepvault.Filter) time.Time {
+	lo := f.From
+	if f.After != nil && (lo.IsZero() || f.After.CapturedAt.After(lo)) {
+		lo = f.After.CapturedAt
+	}
+	return lo
+}
