@@ -70,7 +70,7 @@ func (db *DB) prepare(ctx context.Context, now time.Time) error {
 func (db *DB) Ready() bool { return !db.notReady.Load() }
 
 // errNotReady is what the writer, queries and Ping get before Prepare
-// succeeded: the schema may not exist yet, and a COPY into a missing table
+// succeeded: the schema may not exist yet, and an insert into a missing table
 // would be taken for a refused batch and its packets dropped one by one.
 func (db *DB) errNotReady() error {
 	if db.Ready() {

@@ -30,7 +30,7 @@ type WriterConfig struct {
 	SpoolAfter time.Duration
 }
 
-// DefaultWriterConfig: batches large enough for COPY to pay off, flushed soon
+// DefaultWriterConfig: batches large enough to fill blocks, flushed soon
 // enough that a query sees a packet within a fraction of a second.
 func DefaultWriterConfig() WriterConfig {
 	return WriterConfig{
@@ -55,7 +55,7 @@ type WriterStats struct {
 }
 
 // Writer takes packets from a channel and writes them to the database in
-// batches with COPY.
+// batches, each as blocks (block_write.go).
 type Writer struct {
 	db  *DB
 	cfg WriterConfig

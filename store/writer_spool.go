@@ -131,11 +131,10 @@ func (w *Writer) replay(ctx context.Context) {
 
 // replayBatch writes pkts without storing any twice: with WriteBatchOnce
 // when some may be in the database already (a write with an unknown
-// outcome, a crash before the spool's Commit), else with the plain COPY,
-// which skips the temporary table and the second copy of every row, so a
-// spool drains sooner (BenchmarkReplayWrite compares them). Should a plain
-// COPY meet a packet stored already, the unique key refuses the batch and
-// the row-by-row path below stores the rest once. A
+// outcome, a crash before the spool's Commit), else with WriteBatch, which
+// skips reading the stored blocks of the batch's time span first, so a
+// spool drains sooner. Should WriteBatch meet a block stored already, it
+// turns to WriteBatchOnce itself. A
 // packet the database refuses is counted and logged, as on the direct path;
 // an unavailable database is returned for the replayer to wait on.
 func (w *Writer) replayBatch(ctx context.Context, pkts []hepvault.Packet, mayBeStored bool) error {

@@ -20,8 +20,8 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	dsn := fs.String("db", "", "PostgreSQL DSN")
 	n := fs.Int("n", 1000000, "packets to write")
 	days := fs.Int("days", 7, "spread them over this many days, ending now")
-	writers := fs.Int("writers", 2, "concurrent COPY writers")
-	batch := fs.Int("batch", 5000, "packets per COPY")
+	writers := fs.Int("writers", 2, "concurrent writers")
+	batch := fs.Int("batch", 5000, "packets per batch")
 	seedN := fs.Uint64("seed", 1, "random seed")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -167,7 +167,8 @@ func (s *Spool) Empty() bool {
 func (s *Spool) Append(pkts []hepvault.Packet) error { return s.append(pkts, flagMayBeStored) }
 
 // AppendUnwritten is Append for a batch that no one tried to write to the
-// database: the reader may write it with a plain COPY, which is faster.
+// database: the reader may write it without first looking for its packets
+// among those stored, which is faster.
 func (s *Spool) AppendUnwritten(pkts []hepvault.Packet) error { return s.append(pkts, 0) }
 
 func (s *Spool) append(pkts []hepvault.Packet, flags byte) error {
