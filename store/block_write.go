@@ -55,6 +55,7 @@ func encodeBlocks(pkts []hepvault.Packet, buf *[]byte) []blockRow {
 		start int // offset in b of the open block
 		open  bool
 		calls []int64
+		hash  callHasher
 	)
 	b := (*buf)[:0]
 	closeBlock := func(last *hepvault.Packet) {
@@ -85,7 +86,7 @@ func encodeBlocks(pkts []hepvault.Packet, buf *[]byte) []blockRow {
 		b = enc.add(b, p)
 		rows[len(rows)-1].count++
 		if id := cleanText(p.CallID); id != "" {
-			calls = append(calls, CallHash(id))
+			calls = append(calls, hash.sum(id))
 		}
 	}
 	if open {

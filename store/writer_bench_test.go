@@ -12,10 +12,9 @@ import (
 )
 
 // BenchmarkWriteBatch writes one batch of 2000 realistic packets (the
-// writer's default batch size) per op with the default config (split into
-// CopyParts COPYs at once, write_split.go), into
-// a table that grows as the benchmark runs. PostgreSQL's CPU is part of the
-// time: it runs on the same machine.
+// writer's default batch size) per op with the default config, as blocks
+// (block_write.go), into a table that grows as the benchmark runs.
+// PostgreSQL's CPU is part of the time: it runs on the same machine.
 func BenchmarkWriteBatch(b *testing.B) {
 	db, _ := benchDB(b)
 	pkts := realisticPackets(b, "w", store.DefaultWriterConfig().BatchSize, time.Now().Add(-time.Hour), 100*time.Microsecond)
