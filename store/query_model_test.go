@@ -37,7 +37,7 @@ func TestQueryModel(t *testing.T) {
 	t.Logf("seed %d (set %s to replay)", seed, querySeedEnv)
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	// A few minutes across midnight UTC: blocks and partitions split there.
-	start := time.Now().UTC().Truncate(24*time.Hour).Add(-3 * time.Minute)
+	start := time.Now().UTC().Truncate(24 * time.Hour).Add(-3 * time.Minute)
 	db, dsn := openDSN(t)
 	m := writeModel(t, r, db, genModelPackets(r, start, 6000))
 	copies := storedCopies(t, dsn)
