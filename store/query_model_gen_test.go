@@ -21,7 +21,10 @@ type modelAgent struct {
 }
 
 var modelAgents = []modelAgent{{1, 0}, {2, 350 * time.Millisecond}, {3, -800 * time.Millisecond},
-	{4, 2300 * time.Millisecond}, {5, -1700 * time.Millisecond}, {6, -40 * time.Second}}
+	{4, 2300 * time.Millisecond}, {5, -1700 * time.Millisecond}, {6, -40 * time.Second}, {hepv1Agent, 0}}
+
+// hepv1Agent sends HEPv1, which has no capture time.
+const hepv1Agent = 7
 
 var modelAddrs = []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"),
 	netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")}
@@ -66,10 +69,6 @@ func genModelPackets(r *rand.Rand, start time.Time, n int) []hepvault.Packet {
 		if i > 10 && r.IntN(100) == 0 {
 			id = pkts[r.IntN(i)].ID // the same id at another time
 		}
-		if seen[modelKey{at.UnixNano(), id}] {
-			id = int64(1_000_000 + i)
-		}
-		seen[modelKey{at.UnixNano(), id}] = true
 		proto := uint8(17)
 		if r.IntN(5) == 0 {
 			proto = 6
@@ -86,7 +85,17 @@ func genModelPackets(r *rand.Rand, start time.Time, n int) []hepvault.Packet {
 			hp.CorrelationID = []byte("corr\x00nul")
 		}
 		recv := now.Add(time.Duration(1+r.IntN(5000)) * time.Microsecond)
+		if a.id == hepv1Agent {
+			// HEPv1 carries no time: the collector captures at receipt,
+			// to the nanosecond.
+			hp.Version, hp.TsSec, hp.TsUsec = 1, 0, 0
+			recv = recv.Add(time.Duration(r.IntN(1000)))
+		}
 		p := collector.Build(&hp, &m, sip.Parse(hp.Payload, &m), recv, id)
+		if seen[keyOfPacket(&p)] {
+			p.ID = int64(1_000_000 + i)
+		}
+		seen[keyOfPacket(&p)] = true
 		switch r.IntN(20) {
 		case 0: // set by hand, as Raw says: the store checks and stores none
 			p.HeadersFromRaw = false

@@ -39,7 +39,7 @@ func TestQueryModel(t *testing.T) {
 	// A few minutes across midnight UTC: blocks and partitions split there.
 	start := time.Now().UTC().Truncate(24 * time.Hour).Add(-3 * time.Minute)
 	db, dsn := openDSN(t)
-	m := writeModel(t, r, db, genModelPackets(r, start, 6000))
+	m := writeModel(t, r, db, genModelPackets(r, start, modelPackets))
 	copies := storedCopies(t, dsn)
 	t.Logf("%d distinct packets from %s to %s, %d copies stored", len(m.pkts), m.pkts[0].CapturedAt,
 		m.pkts[len(m.pkts)-1].CapturedAt, copies)
@@ -47,7 +47,7 @@ func TestQueryModel(t *testing.T) {
 		t.Fatalf("no packet stored twice: the reads' dedupe goes untested")
 	}
 
-	for range 300 {
+	for range 200 {
 		m.check(t, db, randomFilter(r, m))
 	}
 	kindResp, agent := hepvault.KindResponse, uint32(3)
@@ -65,7 +65,7 @@ func TestQueryModel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, _ := m.query(hepvault.Filter{CallID: id})
+		want, _ := m.query(hepvault.Filter{CallID: id, Limit: store.MaxLimit})
 		if len(want) == 0 {
 			t.Fatalf("call %q: the model holds no packet: the test tests nothing", id)
 		}
@@ -89,6 +89,9 @@ func storedCopies(t *testing.T, dsn string) int {
 	}
 	return n
 }
+
+// modelPackets is more than MaxLimit, so that a query of everything has more.
+const modelPackets = store.MaxLimit + 500
 
 // modelKey identifies a packet: (capture time, id).
 type modelKey struct{ at, id int64 }
@@ -225,17 +228,22 @@ func (m *model) query(f hepvault.Filter) ([]hepvault.Packet, bool) {
 	if limit <= 0 || limit > store.MaxLimit {
 		limit = store.MaxLimit
 	}
+	all := m.matches(f)
+	if len(all) > limit {
+		return all[:limit], true
+	}
+	return all, false
+}
+
+// matches returns every packet f selects, whatever its Limit.
+func (m *model) matches(f hepvault.Filter) []hepvault.Packet {
 	var out []hepvault.Packet
 	for i := range m.pkts {
-		if !modelMatches(&f, &m.pkts[i]) {
-			continue
+		if modelMatches(&f, &m.pkts[i]) {
+			out = append(out, m.pkts[i])
 		}
-		if len(out) == limit {
-			return out, true
-		}
-		out = append(out, m.pkts[i])
 	}
-	return out, false
+	return out
 }
 
 func modelMatches(f *hepvault.Filter, p *hepvault.Packet) bool {
@@ -255,7 +263,8 @@ func modelMatches(f *hepvault.Filter, p *hepvault.Packet) bool {
 		(f.CaptureID == nil || p.CaptureID == *f.CaptureID)
 }
 
-func (m *model) check(t *testing.T, db *store.DB, f hepvault.Filter) {
+// check runs f and compares what it returns with the model.
+func (m *model) check(t *testing.T, db *store.DB, f hepvault.Filter) ([]hepvault.Packet, bool) {
 	t.Helper()
 	got, more, err := db.Packets(context.Background(), f)
 	if err != nil {
@@ -268,6 +277,7 @@ func (m *model) check(t *testing.T, db *store.DB, f hepvault.Filter) {
 	if more != wantMore {
 		t.Fatalf("%s: unexpected more; got %v; want %v", describeFilter(f), more, wantMore)
 	}
+	return got, more
 }
 
 // pageAll pages through f with After and checks each page and that the pages
@@ -275,9 +285,8 @@ func (m *model) check(t *testing.T, db *store.DB, f hepvault.Filter) {
 func (m *model) pageAll(t *testing.T, db *store.DB, f hepvault.Filter) {
 	t.Helper()
 	var all []hepvault.Packet
-	for page := 0; ; page++ {
-		m.check(t, db, f)
-		got, more, _ := db.Packets(context.Background(), f)
+	for {
+		got, more := m.check(t, db, f)
 		all = append(all, got...)
 		if !more {
 			break
@@ -285,8 +294,8 @@ func (m *model) pageAll(t *testing.T, db *store.DB, f hepvault.Filter) {
 		last := got[len(got)-1]
 		f.After = &hepvault.Position{CapturedAt: last.CapturedAt, ID: last.ID}
 	}
-	f.After, f.Limit = nil, 0
-	want, _ := m.query(f)
+	f.After = nil
+	want := m.matches(f)
 	if d := packetsDiff(all, want); d != "" {
 		t.Fatalf("paging %s: unexpected packets: %s", describeFilter(f), d)
 	}
@@ -299,11 +308,11 @@ func randomFilter(r *rand.Rand, m *model) hepvault.Filter {
 	anchor := func() time.Time {
 		at := m.pkts[r.IntN(len(m.pkts))].CapturedAt
 		if r.IntN(2) == 0 {
-			at = at.Add(time.Duration(r.IntN(4000)-2000) * time.Microsecond)
+			at = at.Add(time.Duration(r.IntN(4_000_000) - 2_000_000)) // to the nanosecond, as HEPv1 packets are
 		}
 		return at
 	}
-	widths := []time.Duration{0, time.Microsecond, 50 * time.Microsecond, time.Millisecond, 30 * time.Millisecond,
+	widths := []time.Duration{-time.Millisecond, 0, time.Microsecond, 50 * time.Microsecond, time.Millisecond, 30 * time.Millisecond,
 		400 * time.Millisecond, time.Second, 1500 * time.Millisecond, 5 * time.Second, time.Minute, 10 * time.Minute}
 	switch r.IntN(5) {
 	case 0:
