@@ -99,9 +99,10 @@ func matchesKeys(f *hepvault.Filter, p *hepvault.Packet) bool {
 	return true
 }
 
-// matchesHeaders applies the conditions on parsed header fields.
+// matchesHeaders applies the conditions on parsed header fields, which read
+// back made valid UTF-8 (cleanText): so is a Call-ID asked for.
 func matchesHeaders(f *hepvault.Filter, p *hepvault.Packet) bool {
-	return (f.Method == "" || p.Method == f.Method) && (f.CallID == "" || p.CallID == f.CallID)
+	return (f.Method == "" || p.Method == cleanText(f.Method)) && (f.CallID == "" || p.CallID == cleanText(f.CallID))
 }
 
 // lowerBound is the earliest capture time f can select; zero for none.

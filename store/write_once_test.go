@@ -49,3 +49,25 @@ func TestWriteBatchOnce_StoresEachPacketOnce(t *testing.T) {
 		t.Fatalf("unexpected stored counter; got %d; want 5", s)
 	}
 }
+
+// Two different packets with the same id in the same microsecond (ids
+// repeat across hepvault processes) would share a block key: the second is
+// counted as rejected, not lost silently.
+func TestWriteBatch_BlockKeyTakenIsCounted(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	w := store.NewWriter(db, store.DefaultWriterConfig())
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	a := packet(at.Add(100), hepvault.KindRequest, "OPTIONS", 0, "call-key-a")
+	b := packet(at.Add(500), hepvault.KindRequest, "OPTIONS", 0, "call-key-b")
+	b.ID = a.ID
+	if err := w.WriteBatch(ctx, []hepvault.Packet{a}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteBatch(ctx, []hepvault.Packet{b}); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.Stats(); s.Stored != 1 || s.Rejected != 1 {
+		t.Fatalf("unexpected counters; got stored %d, rejected %d; want 1, 1", s.Stored, s.Rejected)
+	}
+}
