@@ -315,7 +315,9 @@ func TestEncodeBlocks_Order(t *testing.T) {
 		})
 	}
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	p := func(offset time.Duration, id int64) hepvault.Packet { return blockPacket(at.Add(offset), id, inviteRaw) }
+	p := func(offset time.Duration, id int64) hepvault.Packet {
+		return blockPacket(at.Add(offset), id, inviteRaw)
+	}
 	f("sorted", []hepvault.Packet{p(0, 1), p(1, 2), p(2, 3)}, []int64{1, 2, 3})
 	f("by time", []hepvault.Packet{p(2, 1), p(0, 2), p(1, 3)}, []int64{2, 3, 1})
 	f("equal times by id", []hepvault.Packet{p(0, 9), p(0, -3), p(0, 4), p(0, 0)}, []int64{-3, 0, 4, 9})
@@ -352,7 +354,7 @@ func TestEncodeBlocks_DuplicatesKeepInputOrder(t *testing.T) {
 // again collides with its first write.
 func TestEncodeBlocks_Deterministic(t *testing.T) {
 	pkts := seed.New(seed.Config{Seed: 7, Rate: 400}).Packets(600) // spans > 1 s: cut by span and count
-	pkts = append(pkts, pkts[10], pkts[300], pkts[300])             // identical duplicates
+	pkts = append(pkts, pkts[10], pkts[300], pkts[300])            // identical duplicates
 	pkts[20].HeadersFromRaw, pkts[20].CallID = false, "changed"
 	var buf []byte
 	want := cloneRows(encodeBlocks(pkts, &buf))
