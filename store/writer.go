@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,12 +28,6 @@ type WriterConfig struct {
 	// batch is retried until the database answers or Run's ctx ends.
 	Spool      *spool.Spool
 	SpoolAfter time.Duration
-	// Writers is how many batches are written at once, each on its own
-	// connection. A write waits on PostgreSQL (its CPU, the commit's flush,
-	// a checkpoint, the call index merging its pending entries); with one
-	// writer every packet behind it waits too, and a long enough pause
-	// fills the collector's queue.
-	Writers int
 }
 
 // DefaultWriterConfig: batches large enough to fill blocks, flushed soon
@@ -44,7 +37,6 @@ func DefaultWriterConfig() WriterConfig {
 		BatchSize: 2000, FlushInterval: 200 * time.Millisecond,
 		RetryInterval: 250 * time.Millisecond, MaxRetryInterval: 5 * time.Second,
 		WriteTimeout: 15 * time.Second, SpoolAfter: 1500 * time.Millisecond,
-		Writers: 2,
 	}
 }
 
@@ -96,9 +88,6 @@ func NewWriter(db *DB, cfg WriterConfig) *Writer {
 	if cfg.SpoolAfter <= 0 {
 		cfg.SpoolAfter = DefaultWriterConfig().SpoolAfter
 	}
-	if cfg.Writers <= 0 {
-		cfg.Writers = DefaultWriterConfig().Writers
-	}
 	if cfg.MaxRetryInterval < cfg.RetryInterval {
 		cfg.MaxRetryInterval = cfg.RetryInterval
 	}
@@ -138,69 +127,39 @@ func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
 			<-replayDone
 		}()
 	}
-	// Batches cycle between the loop below, which fills them, and the
-	// writers; one more than the writers lets the loop fill one while every
-	// writer writes.
-	free := make(chan []hepvault.Packet, w.cfg.Writers+1)
-	for range w.cfg.Writers + 1 {
-		free <- make([]hepvault.Packet, 0, w.cfg.BatchSize)
-	}
-	full := make(chan []hepvault.Packet)
-	failed := make(chan error, w.cfg.Writers)
-	var writers sync.WaitGroup
-	for range w.cfg.Writers {
-		writers.Add(1)
-		go func() {
-			defer writers.Done()
-			for b := range full {
-				if w.spool != nil {
-					w.writeOrSpool(ctx, b)
-				} else if err := w.writeWithRetry(ctx, b, 0); err != nil {
-					select {
-					case failed <- err:
-					default: // one error is enough to stop Run
-					}
-				}
-				clear(b) // drop references to the raw payloads
-				free <- b[:0]
-			}
-		}()
-	}
-	stop := func(err error) error {
-		close(full)
-		writers.Wait()
-		if err == nil {
-			select {
-			case err = <-failed:
-			default:
-			}
-		}
-		return err
-	}
-	batch := <-free
-	flush := func() {
-		if len(batch) > 0 {
-			full <- batch // waits while every writer is busy
-			batch = <-free
-		}
-	}
+	batch := make([]hepvault.Packet, 0, w.cfg.BatchSize)
 	tick := time.NewTicker(w.cfg.FlushInterval)
 	defer tick.Stop()
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		var err error
+		if w.spool != nil {
+			w.writeOrSpool(ctx, batch)
+		} else {
+			err = w.writeWithRetry(ctx, batch, 0)
+		}
+		clear(batch) // drop references to the raw payloads
+		batch = batch[:0]
+		return err
+	}
 	for {
 		select {
 		case p, ok := <-in:
 			if !ok {
-				flush()
-				return stop(nil)
+				return flush()
 			}
 			batch = append(batch, p)
 			if len(batch) >= w.cfg.BatchSize {
-				flush()
+				if err := flush(); err != nil {
+					return err
+				}
 			}
 		case <-tick.C:
-			flush()
-		case err := <-failed:
-			return stop(err)
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
 }
