@@ -25,11 +25,13 @@ CREATE TABLE packet_blocks_default PARTITION OF packet_blocks DEFAULT;
 -- "First N packets of a window" walks this index in order; unique so that a
 -- batch written again is stored once (its blocks start with the same packets).
 CREATE UNIQUE INDEX packet_blocks_first ON packet_blocks (first_at, first_id);
--- "Every packet of one call". fastupdate gathers new entries and sorts them
--- into the index in bulk, which costs far less than an insert per entry; a
--- small pending list keeps lookups, which scan it, fast.
+-- "Every packet of one call". fastupdate gathers new entries in a pending
+-- list and sorts them into the index in bulk, which costs far less than an
+-- insert per entry. store empties the list from a connection of its own
+-- every fraction of a second (store/call_index.go): the insert that finds
+-- the list over its limit would otherwise merge it, holding up the writer.
 CREATE INDEX packet_blocks_calls ON packet_blocks USING gin (calls)
-    WITH (fastupdate = on, gin_pending_list_limit = 1024);
+    WITH (fastupdate = on, gin_pending_list_limit = 4096);
 
 -- LZ4 compresses and decompresses several times faster than PostgreSQL's
 -- default (pglz) for a similar size. Partitions inherit it. A server built

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -341,5 +342,55 @@ func TestWrite_HeadersFromRawSkipsTheCheck(t *testing.T) {
 	}
 	if masks := storedHeaderMasks(t, conn); len(masks) != 2 || masks[1] == 0 || masks[2] != 0 {
 		t.Fatalf("unexpected stored header fields per packet; got %b; want [>0 0]", masks)
+	}
+}
+
+// The writer's cleaner empties the call index's pending list, which an
+// insert would otherwise merge itself once the list is full.
+func TestCleanCallIndexes_EmptiesPendingList(t *testing.T) {
+	db, conn := openRaw(t)
+	ctx := context.Background()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w := NewWriter(db, DefaultWriterConfig())
+	pendingPages := func() int64 {
+		t.Helper()
+		// gin_clean_pending_list returns the pages it emptied: asking
+		// empties the list too.
+		var n int64
+		err := conn.QueryRow(ctx, `SELECT coalesce(sum(gin_clean_pending_list(i.indexrelid)), 0)::bigint
+			FROM pg_inherits p JOIN pg_index i ON i.indrelid = p.inhrelid
+			WHERE p.inhparent = 'packet_blocks'::regclass AND i.indexrelid::regclass::text LIKE '%calls%'`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	at := time.Now().UTC()
+	batch := func(prefix string) []hepvault.Packet {
+		var pkts []hepvault.Packet
+		for i := range 300 {
+			raw := "OPTIONS sip:x SIP/2.0\r\nCall-ID: " + prefix + strconv.Itoa(i) + "\r\n\r\n"
+			pkts = append(pkts, hepvault.Packet{ID: int64(len(prefix)*1000 + i), CapturedAt: at.Add(time.Duration(i) * time.Millisecond),
+				ReceivedAt: at, HEPVersion: 3, ProtoType: 1, Kind: hepvault.KindRequest,
+				Method: "OPTIONS", RequestURI: "sip:x", CallID: prefix + strconv.Itoa(i), Raw: []byte(raw)})
+		}
+		return pkts
+	}
+	if err := w.WriteBatch(ctx, batch("control")); err != nil {
+		t.Fatal(err)
+	}
+	if n := pendingPages(); n == 0 {
+		t.Fatal("no pending entries after a write: the test cannot tell cleaning from not")
+	}
+	if err := w.WriteBatch(ctx, batch("cleaned")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.cleanCallIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := pendingPages(); n != 0 {
+		t.Fatalf("unexpected %d pending pages after cleaning; want 0", n)
 	}
 }

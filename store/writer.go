@@ -115,6 +115,16 @@ func (w *Writer) Stats() WriterStats {
 // the error. With a spool, once ctx is done everything still arriving is
 // spooled rather than lost.
 func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
+	cleanCtx, stopCleaning := context.WithCancel(ctx)
+	cleanDone := make(chan struct{})
+	go func() {
+		defer close(cleanDone)
+		w.cleanCallIndexLoop(cleanCtx)
+	}()
+	defer func() {
+		stopCleaning()
+		<-cleanDone
+	}()
 	if w.spool != nil {
 		rctx, stopReplay := context.WithCancel(ctx)
 		replayDone := make(chan struct{})
