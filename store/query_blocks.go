@@ -38,7 +38,7 @@ func (db *DB) find(ctx context.Context, f hepvault.Filter, n int) ([]hepvault.Pa
 	r := result{n: n, f: &f, sorted: true}
 	page := firstBlockPage
 	if f.CallID != "" {
-		page = maxBlockPage // each page reads every block of the call again
+		page = maxBlockPage // each page looks the call up in the index again
 	}
 	var after *blockKey
 	for {
