@@ -285,15 +285,10 @@ func (d *blockDecoder) uvarint() uint64 {
 	return v
 }
 
+// varint reads what binary.AppendVarint wrote: a zig-zag encoded uvarint.
 func (d *blockDecoder) varint() int64 {
-	v, n := binary.Varint(d.data[min(d.off, len(d.data)):])
-	if n <= 0 {
-		d.err = errBadBlock
-		d.off = len(d.data)
-		return 0
-	}
-	d.off += n
-	return v
+	u := d.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 func (d *blockDecoder) bytes() []byte {

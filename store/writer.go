@@ -115,27 +115,9 @@ func (w *Writer) Stats() WriterStats {
 // the error. With a spool, once ctx is done everything still arriving is
 // spooled rather than lost.
 func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
-	cleanCtx, stopCleaning := context.WithCancel(ctx)
-	cleanDone := make(chan struct{})
-	go func() {
-		defer close(cleanDone)
-		w.cleanCallIndexLoop(cleanCtx)
-	}()
-	defer func() {
-		stopCleaning()
-		<-cleanDone
-	}()
+	defer goUntilStopped(ctx, w.cleanCallIndexLoop)()
 	if w.spool != nil {
-		rctx, stopReplay := context.WithCancel(ctx)
-		replayDone := make(chan struct{})
-		go func() {
-			defer close(replayDone)
-			w.replay(rctx)
-		}()
-		defer func() {
-			stopReplay()
-			<-replayDone
-		}()
+		defer goUntilStopped(ctx, w.replay)()
 	}
 	batch := make([]hepvault.Packet, 0, w.cfg.BatchSize)
 	tick := time.NewTicker(w.cfg.FlushInterval)
@@ -171,6 +153,21 @@ func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
 				return err
 			}
 		}
+	}
+}
+
+// goUntilStopped runs fn in a goroutine until the returned stop is called
+// (or ctx is done); stop waits for fn to return.
+func goUntilStopped(ctx context.Context, fn func(context.Context)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
 	}
 }
 
