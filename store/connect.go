@@ -3,11 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/hepvault/hepvault"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Connect builds the pool without waiting for the database: a collector
@@ -16,24 +14,11 @@ import (
 // queries and Ping answer ErrUnavailable, until Prepare succeeds. Only a
 // malformed DSN is an error here.
 func Connect(cfg Config) (*DB, error) {
-	pcfg, err := pgxpool.ParseConfig(cfg.DSN)
+	db, err := newDB(context.Background(), cfg)
 	if err != nil {
-		return nil, fmt.Errorf("store: bad database address: %w", err)
+		return nil, err
 	}
-	if cfg.MaxConns > 0 {
-		pcfg.MaxConns = cfg.MaxConns
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	// No MinConns: the pool dials only when asked, so this does not block.
-	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
-	if err != nil {
-		return nil, interpretError("open", err)
-	}
-	db := &DB{pool: pool, cfg: cfg, log: cfg.Logger}
 	db.notReady.Store(true)
-	db.parts = newPartitioner(db)
 	return db, nil
 }
 

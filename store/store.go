@@ -41,6 +41,22 @@ type DB struct {
 // Open connects to the database and checks that it answers. It does not
 // migrate: call Migrate.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
+	db, err := newDB(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.pool.Ping(pingCtx); err != nil {
+		db.pool.Close()
+		return nil, interpretError("connect to "+db.pool.Config().ConnConfig.Host, err)
+	}
+	return db, nil
+}
+
+// newDB builds the pool cfg describes; pgxpool dials only when asked, so it
+// does not wait for the database.
+func newDB(ctx context.Context, cfg Config) (*DB, error) {
 	pcfg, err := pgxpool.ParseConfig(cfg.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("store: bad database address: %w", err)
@@ -54,12 +70,6 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, interpretError("open", err)
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := pool.Ping(pingCtx); err != nil {
-		pool.Close()
-		return nil, interpretError("connect to "+pcfg.ConnConfig.Host, err)
 	}
 	db := &DB{pool: pool, cfg: cfg, log: cfg.Logger}
 	db.parts = newPartitioner(db)
