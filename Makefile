@@ -5,7 +5,7 @@
 
 GO ?= go
 
-.PHONY: run test build deps
+.PHONY: run test build deps outage-bench
 
 build:
 	$(GO) build -o hepvault ./cmd/hepvault
@@ -21,3 +21,8 @@ test: deps
 # PostgreSQL's server binaries (initdb, postgres) from Debian when they are missing.
 deps:
 	@./scripts/deps.sh
+
+# Long runs, kept out of `make test` (BENCHMARKS.md has the others' commands):
+# PostgreSQL stopped 8 s during 30 s of 100,000 packets/s over TCP.
+outage-bench: deps
+	bash scripts/outage-bench.sh 100000 30s 8 tcp

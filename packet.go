@@ -86,25 +86,26 @@ type Packet struct {
 	StatusCode int    // responses, 100–699
 	Reason     string // responses: the reason phrase
 
-	CallID      string
-	CSeq        uint32
-	CSeqMethod  string
-	FromURI     string
-	FromTag     string
-	ToURI       string
-	ToTag       string
+	CallID     string
+	CSeq       uint32
+	CSeqMethod string
+	FromURI    string
+	FromTag    string
+	ToURI      string
+	ToTag      string
+	// The user parts of the From, To, Request-URI and P-Asserted-Identity
+	// URIs, percent-decoded; for a tel: URI its number. Extracted when the
+	// packet is received and stored as extracted.
+	FromUser    string
+	ToUser      string
+	RURIUser    string
+	PAIUser     string
 	ViaBranch   string
 	UserAgent   string // User-Agent, or Server for responses that carry it
 	Contact     string
 	ContentType string
 
 	Raw []byte // the payload, byte for byte
-
-	// HeadersFromRaw says the header fields above (RequestURI through
-	// ContentType) are exactly what sip.Parse gives for Raw, as in every
-	// packet the collector builds; the store then keeps only Raw without
-	// parsing it again to check. Leave it false when setting fields by hand.
-	HeadersFromRaw bool
 }
 
 // StatusClass is the class of a response status code (RFC 3261 §7.2).

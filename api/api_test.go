@@ -27,6 +27,13 @@ var base = time.Date(2026, 11, 25, 12, 20, 33, 0, time.UTC)
 // call: INVITE, 100, 180, 200, ACK, then a REGISTER on another call.
 func newServer(t *testing.T) (*httptest.Server, *store.DB) {
 	t.Helper()
+	srv, db, _ := newServerDSN(t)
+	return srv, db
+}
+
+// newServerDSN is newServer that also gives its database's DSN.
+func newServerDSN(t *testing.T) (*httptest.Server, *store.DB, string) {
+	t.Helper()
 	cfg := store.DefaultConfig()
 	cfg.DSN = storetest.NewDatabase(t)
 	ctx := context.Background()
@@ -46,8 +53,11 @@ func newServer(t *testing.T) (*httptest.Server, *store.DB) {
 			Transport: hepvault.TransportUDP, CaptureID: 4242, HEPVersion: 3, ProtoType: 1, Kind: kind,
 			Method: method, StatusCode: code, Reason: reason, CallID: callID, CSeq: 1, CSeqMethod: "INVITE",
 		}
+		if callID == "call-1@x" {
+			p.FromUser, p.ToUser = "alice", "bob"
+		}
 		if kind == hepvault.KindRequest {
-			p.RequestURI = "sip:bob@127.0.0.1"
+			p.RequestURI, p.RURIUser = "sip:bob@127.0.0.1", "bob"
 			p.Raw = []byte(method + " sip:bob@127.0.0.1 SIP/2.0\r\nCall-ID: " + callID + "\r\n\r\n")
 		} else {
 			p.Raw = []byte("SIP/2.0 " + reason + "\r\nCall-ID: " + callID + "\r\n\r\n")
@@ -60,12 +70,14 @@ func newServer(t *testing.T) (*httptest.Server, *store.DB) {
 	add(3, hepvault.KindResponse, "", 200, "OK", "call-1@x")
 	add(4, hepvault.KindRequest, "ACK", 0, "", "call-1@x")
 	add(5000, hepvault.KindRequest, "REGISTER", 0, "", "reg/1 x")
+	pkts[0].PAIUser = "+1 555 0100"
+	pkts[5].FromUser, pkts[5].ToUser, pkts[5].CorrelationID = "+49 30 7741528", "+49 30 7741528", "corr-reg"
 	if err := store.NewWriter(db, store.DefaultWriterConfig()).WriteBatch(ctx, pkts); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(api.New(db, nil, nil))
 	t.Cleanup(srv.Close)
-	return srv, db
+	return srv, db, cfg.DSN
 }
 
 func get(t *testing.T, srv *httptest.Server, path string) (int, string) {
@@ -125,6 +137,37 @@ func TestPackets_Success(t *testing.T) {
 	f("src_ip=127.0.0.1&dst_ip=127.0.0.1&capture_id=4242&limit=1", all[0])
 	f("src_ip=10.0.0.1")
 	f("call_id=" + url.QueryEscape("' OR 1=1 --"))
+
+	// Lists: any of the values.
+	f("kind=request,invalid", all[0], all[4], all[5])
+	f("method=invite,ack", all[0], all[4])
+	f("method=REGISTER,BYE", all[5])
+	f("status=180,200", all[2], all[3])
+	f("status_class=1xx", all[1], all[2])
+	f("status_class=2XX,6xx", all[3])
+	f("src_ip=10.0.0.1,127.0.0.1&limit=1", all[0])
+	f("ip=127.0.0.1&limit=2", all[:2]...)
+	f("ip=10.0.0.1,127.0.0.1&limit=1", all[0])
+	f("ip=10.0.0.1")
+	f("capture_id=1,4242&limit=1", all[0])
+	f("correlation_id=corr-reg", all[5])
+	f("correlation_id=corr")
+
+	// Users, a number with or without its '+' and separators.
+	f("from_user=alice", all[:5]...)
+	f("to_user=bob&kind=response", all[1:4]...)
+	f("ruri_user=bob", all[0], all[4], all[5])
+	f("from_user="+url.QueryEscape("+49-30-7741528"), all[5])
+	f("user=49307741528", all[5])
+	f("user="+url.QueryEscape("+1 555 0100"), all[0]) // P-Asserted-Identity
+	f("user=bob&kind=response", all[1:4]...)
+	f("user=carol")
+
+	// Text: a substring of the raw message, within a window.
+	window := "&from=2026-11-25T12:20:33Z&to=2026-11-25T12:21:00Z"
+	f("text=REGISTER"+window, all[5])
+	f("text="+url.QueryEscape("Call-ID: call-1@x")+"&kind=response"+window, all[1:4]...)
+	f("text=" + url.QueryEscape("no such text") + window)
 }
 
 func TestPackets_FieldsAndCursor(t *testing.T) {
@@ -138,6 +181,7 @@ func TestPackets_FieldsAndCursor(t *testing.T) {
 		"captured_at": "2026-11-25T12:20:33.001000Z", "kind": "response", "status_code": 100.0, "status_class": "1xx",
 		"reason": "Trying", "method": nil, "call_id": "call-1@x", "cseq": 1.0, "cseq_method": "INVITE",
 		"src_ip": "127.0.0.1", "src_port": 5090.0, "transport": "udp", "capture_id": 4242.0, "hep_version": 3.0,
+		"from_user": "alice", "to_user": "bob", "ruri_user": nil, "pai_user": nil,
 		"raw": "SIP/2.0 Trying\r\nCall-ID: call-1@x\r\n\r\n",
 	} {
 		if p[key] != want {
@@ -191,6 +235,14 @@ func TestPackets_Failure(t *testing.T) {
 	f("cursor=xyz", "cursor")
 	f("format=xml", "format")
 	f("limt=5", "unknown parameter")
+	f("method=INVITE,,BYE", "empty value")
+	f("method=INVITE&method=BYE", "given 2 times")
+	f("status=180,1x0", `"1x0"`)
+	f("status_class=7xx", "status_class")
+	f("ip=host", "ip")
+	f("capture_id=1,-1", `"-1"`)
+	f("text=INVITE", "needs from and to")
+	f("text=INVITE&from=2026-11-25T12:00:00Z&to=2026-11-27T12:00:00Z", "at most 24h apart")
 }
 
 func TestPackets_Text(t *testing.T) {
@@ -240,7 +292,7 @@ func TestHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sp.Close()
-	if err := sp.Append([]hepvault.Packet{{CallID: "waiting"}}); err != nil {
+	if err := sp.Append([]byte("a waiting batch"), 1); err != nil { // the spool does not read it
 		t.Fatal(err)
 	}
 	a := api.New(db, nil, nil)

@@ -1,4 +1,43 @@
 // Package api is hepvault's HTTP side (echo): the packet listing, the call
 // flow, health and metrics. It reads through the small Store interface and
 // never imports the collector.
+//
+// # Packet listing parameters
+//
+// GET /api/v1/packets takes these query parameters (parseFilter reads them);
+// every filter given must hold, and a list holds when any of its values does:
+//
+//	from, to        the window: capture time, from inclusive, to exclusive
+//	                (RFC 3339 with a zone, unix seconds, or date(1) output)
+//	limit           1 to MaxLimit packets, DefaultLimit when not given
+//	cursor          the "next" of a previous answer: the page after it
+//	format          json (the default) or text
+//	kind            list of request, response, invalid
+//	method          list of request methods, upper-cased (invite is INVITE)
+//	status          list of status codes, 100 to 699
+//	status_class    list of status classes, 1xx to 6xx, in any case
+//	src_ip, dst_ip  list of IPv4 or IPv6 addresses (an IPv4-mapped IPv6
+//	                address is its IPv4 address)
+//	ip              list of addresses, each matching source or destination
+//	capture_id      list of HEP capture agent ids, 0 to 4294967295
+//	call_id         the Call-ID, as one value (a comma is part of it)
+//	correlation_id  the HEP correlation id, as one value
+//	from_user       user part of the From URI
+//	to_user         user part of the To URI
+//	ruri_user       user part of the Request-URI
+//	user            user part of any of the From, To, Request-URI and
+//	                P-Asserted-Identity URIs; for all four users a telephone
+//	                number matches with or without its '+' and separators
+//	                (hepvault.UserKey)
+//	text            a substring of the raw message; found by reading every
+//	                message of the window, so it needs from and to at most
+//	                hepvault.MaxTextWindow (24h) apart
+//
+// A list is one comma-separated value (method=INVITE,BYE; status=486,487) of
+// at most MaxListValues values; spaces around a value are ignored, an empty
+// value (INVITE,,BYE or a trailing comma) is refused. Free-text values (the
+// methods, call_id, correlation_id, the users, text) must be UTF-8 without
+// NUL bytes. Each parameter may be given once, and an unknown one is refused:
+// a typo must not silently widen a query. A refusal is 400 with
+// {"error": "..."} naming the parameter and the value it did not take.
 package api

@@ -54,7 +54,7 @@ func benchServer(b *testing.B) (*api.Server, []hepvault.Packet) {
 }
 
 // BenchmarkHandler times the whole HTTP handler path of the two questions
-// of issue 4 (routing, parameters, store query, re-parse, JSON or text
+// of issue 4 (routing, parameters, store query, decoding, JSON or text
 // answer) without a network: the first 100 packets of a 1-minute window,
 // and every packet of one Call-ID.
 func BenchmarkHandler(b *testing.B) {

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/base64"
+	"github.com/jackc/pgx/v5"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,37 +17,50 @@ import (
 // answered as the literal value it is (no packet matches it); afterwards
 // the table still holds its six packets.
 func TestPackets_InjectionThroughEveryParameter(t *testing.T) {
-	srv, db := newServer(t)
+	srv, db, dsn := newServerDSN(t)
 	payloads := []string{
 		`' OR '1'='1`,
 		`' OR 1=1 --`,
-		`'; DROP TABLE packets; --`,
-		`1; DROP TABLE packets`,
+		`'; DROP TABLE packet_blocks; --`,
+		`1; DROP TABLE packet_blocks`,
 		`1) OR (1=1`,
 		`INVITE' UNION SELECT * FROM packets --`,
 		`$1`,
-		`\'; TRUNCATE packets; --`,
-		"x'\x00; DELETE FROM packets",
+		`\'; TRUNCATE packet_blocks; --`,
+		"x'\x00; DELETE FROM packet_blocks",
 		`1 OR 1=1`,
-		`"; DELETE FROM packets; --`,
-		`request'); DROP TABLE packets; --`,
+		`"; DELETE FROM packet_blocks; --`,
+		`request'); DROP TABLE packet_blocks; --`,
 		"\xff\xfe' OR '1'='1", // not UTF-8
 	}
 	// Parameters holding free text answer 200 with nothing found; typed
 	// ones must refuse anything that is not their type.
-	freeText := map[string]bool{"method": true, "call_id": true}
-	params := []string{"kind", "method", "status", "call_id", "src_ip", "dst_ip", "capture_id", "from", "to", "cursor", "limit", "format"}
+	freeText := map[string]bool{"method": true, "call_id": true, "correlation_id": true,
+		"from_user": true, "to_user": true, "ruri_user": true, "user": true, "text": true}
+	params := []string{"kind", "method", "status", "status_class", "call_id", "correlation_id", "src_ip", "dst_ip", "ip", "capture_id",
+		"from_user", "to_user", "ruri_user", "user", "text", "from", "to", "cursor", "limit", "format"}
+	// List parameters get each payload after a harmless first value as well.
+	listFirst := map[string]string{"kind": "request", "method": "NOPE", "status": "486", "status_class": "6xx",
+		"src_ip": "10.0.0.1", "dst_ip": "10.0.0.1", "ip": "10.0.0.1", "capture_id": "1"}
 	for _, param := range params {
 		for _, p := range payloads {
 			values := []string{p}
+			if first, ok := listFirst[param]; ok {
+				values = append(values, first+","+p)
+			}
 			if param == "cursor" {
 				// A cursor is base64; smuggle the SQL inside as well.
 				values = append(values, base64.RawURLEncoding.EncodeToString([]byte("1795609233000000."+p)),
 					base64.RawURLEncoding.EncodeToString([]byte(p+".1")))
 			}
 			for _, v := range values {
-				q := url.Values{param: {v}}.Encode()
-				code, a := getJSON(t, srv, "/api/v1/packets?"+q)
+				q := url.Values{param: {v}}
+				if param == "text" {
+					// text= needs a window; give it one holding every packet.
+					q.Set("from", "2026-11-25T12:00:00Z")
+					q.Set("to", "2026-11-25T13:00:00Z")
+				}
+				code, a := getJSON(t, srv, "/api/v1/packets?"+q.Encode())
 				switch {
 				case freeText[param] && code == http.StatusOK && len(a.Packets) == 0:
 				case freeText[param] && code == http.StatusBadRequest && strings.Contains(a.Error, "UTF-8 text without NUL"):
@@ -69,6 +83,20 @@ func TestPackets_InjectionThroughEveryParameter(t *testing.T) {
 	}
 	if len(pkts) != 6 {
 		t.Fatalf("unexpected packets after the attempts; got %d; want 6", len(pkts))
+	}
+	// What the database holds, counted by PostgreSQL: the payloads aim at
+	// packet_blocks, the table, and packets, the view over it.
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var blocks, rows int
+	if err := conn.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM packet_blocks), (SELECT count(*) FROM packets)`).Scan(&blocks, &rows); err != nil {
+		t.Fatalf("packet_blocks or packets damaged: %v", err)
+	}
+	if blocks == 0 || rows != 6 {
+		t.Fatalf("unexpected database after the attempts; got %d blocks, %d packets; want some, 6", blocks, rows)
 	}
 	// And the filters still work normally afterwards.
 	if code, a := getJSON(t, srv, "/api/v1/packets?method=INVITE&call_id=call-1@x"); code != 200 || len(a.Packets) != 1 {

@@ -21,7 +21,8 @@ func TestAppendAnswer_MatchesEncodingJSON(t *testing.T) {
 		Transport: hepvault.TransportUDP, CaptureID: 4242, HEPVersion: 3, ProtoType: 1,
 		Kind: hepvault.KindRequest, Method: "INVITE", RequestURI: "sip:bob@example.com", CallID: "a84b4c76e66710@pc33",
 		CSeq: 314159, CSeqMethod: "INVITE", FromURI: "sip:alice@atlanta.com", FromTag: "1928301774",
-		ToURI: "sip:bob@biloxi.com", ViaBranch: "z9hG4bK776asdhds", UserAgent: "Kamailio <5.8> & co",
+		ToURI: "sip:bob@biloxi.com", FromUser: "alice", ToUser: "bob", RURIUser: "bob", PAIUser: "+49 30 7741528",
+		ViaBranch: "z9hG4bK776asdhds", UserAgent: "Kamailio <5.8> & co",
 		Contact: "<sip:alice@pc33.atlanta.com>", ContentType: "application/sdp", CorrelationID: "corr",
 		Raw: []byte("INVITE sip:bob@example.com SIP/2.0\r\nCall-ID: a84b4c76e66710@pc33\r\n\r\nv=0\r\n"),
 	}
@@ -33,7 +34,7 @@ func TestAppendAnswer_MatchesEncodingJSON(t *testing.T) {
 	odd := hepvault.Packet{
 		ID: -1, Transport: hepvault.Transport(99), Kind: hepvault.KindInvalid, InvalidReason: "bad \"start\" line\\",
 		Method: "\x00NUL\x01\x1f\x7f", CallID: "\xff\xfeinvalid\xc3(utf8", FromTag: "\u2028line\u2029sep\b\f\t",
-		Reason: "日本語 émoji 🎉", CSeqMethod: "", CSeq: 5, // a CSeq number without method shows null
+		Reason: "日本語 émoji 🎉", FromUser: "a<b>&c\"d\\", ToUser: "\xffbad\x00", PAIUser: "ü\u2028", CSeqMethod: "", CSeq: 5, // a CSeq number without method shows null
 		Raw: []byte("\x00\x01\xff\xfe junk \xe2\x80\xa8 <script>\r\n"),
 	}
 	emptyRaw := hepvault.Packet{ID: 9, Kind: hepvault.KindInvalid, Raw: []byte{}}
@@ -61,6 +62,22 @@ func TestAppendAnswer_MatchesEncodingJSON(t *testing.T) {
 	f("empty raw", []hepvault.Packet{emptyRaw}, "")
 	f("response without code", []hepvault.Packet{noStatus}, "")
 	f("page with next", []hepvault.Packet{request, response, odd, emptyRaw}, "MTc2NDA3MzIzMzEyMzQ1Ni03<&>")
+}
+
+// TestAppendPacket_Users checks the user fields: the user parts as
+// extracted, null when a packet has none.
+func TestAppendPacket_Users(t *testing.T) {
+	f := func(p hepvault.Packet, want string) {
+		t.Helper()
+		got := appendPacket(nil, &p)
+		if !bytes.Contains(got, []byte(want)) {
+			t.Errorf("unexpected packet; got %s; want it to contain %s", got, want)
+		}
+	}
+	f(hepvault.Packet{FromUser: "alice", ToUser: "+49 30 7741528", RURIUser: "bob", PAIUser: "1001"},
+		`"to_tag":null,"from_user":"alice","to_user":"+49 30 7741528","ruri_user":"bob","pai_user":"1001","via_branch":null`)
+	f(hepvault.Packet{FromUser: "alice"}, `"from_user":"alice","to_user":null,"ruri_user":null,"pai_user":null`)
+	f(hepvault.Packet{}, `"from_user":null,"to_user":null,"ruri_user":null,"pai_user":null`)
 }
 
 // FuzzAppendString checks the string escaping against encoding/json for any

@@ -39,6 +39,10 @@ type packetJSON struct {
 	FromTag       *string `json:"from_tag"`
 	ToURI         *string `json:"to_uri"`
 	ToTag         *string `json:"to_tag"`
+	FromUser      *string `json:"from_user"`
+	ToUser        *string `json:"to_user"`
+	RURIUser      *string `json:"ruri_user"`
+	PAIUser       *string `json:"pai_user"`
 	ViaBranch     *string `json:"via_branch"`
 	UserAgent     *string `json:"user_agent"`
 	Contact       *string `json:"contact"`
@@ -68,7 +72,9 @@ func toJSON(p *hepvault.Packet) packetJSON {
 		Kind: p.Kind.String(), Summary: p.Summary(), InvalidReason: opt(p.InvalidReason),
 		Method: opt(p.Method), RequestURI: opt(p.RequestURI), Reason: opt(p.Reason),
 		CallID: opt(p.CallID), CSeqMethod: opt(p.CSeqMethod), FromURI: opt(p.FromURI), FromTag: opt(p.FromTag),
-		ToURI: opt(p.ToURI), ToTag: opt(p.ToTag), ViaBranch: opt(p.ViaBranch), UserAgent: opt(p.UserAgent),
+		ToURI: opt(p.ToURI), ToTag: opt(p.ToTag),
+		FromUser: opt(p.FromUser), ToUser: opt(p.ToUser), RURIUser: opt(p.RURIUser), PAIUser: opt(p.PAIUser),
+		ViaBranch: opt(p.ViaBranch), UserAgent: opt(p.UserAgent),
 		Contact: opt(p.Contact), ContentType: opt(p.ContentType), CorrelationID: opt(p.CorrelationID),
 		Raw: string(p.Raw),
 	}

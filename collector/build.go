@@ -12,7 +12,9 @@ import (
 // build turns a decoded HEP packet and its parsed SIP message (both aliasing
 // the read buffer) into a Packet that owns its memory. The payload is copied
 // once; the header fields are strings over that copy, which nothing writes
-// to again, so a packet costs one allocation for all its bytes.
+// to again, so a packet costs one allocation for all its bytes; only a
+// folded value Parse joined (one more) and a user with %XX escapes to decode
+// (two more: the decoded bytes and their string) are copied apart.
 func build(hp *hep.Packet, m *sip.Message, parseErr error, recv time.Time, id int64) hepvault.Packet {
 	raw := make([]byte, len(hp.Payload))
 	copy(raw, hp.Payload)
@@ -48,9 +50,13 @@ func build(hp *hep.Packet, m *sip.Message, parseErr error, recv time.Time, id in
 	p.StatusCode, p.Reason = m.StatusCode, sub(m.Reason)
 	p.CallID, p.CSeq, p.CSeqMethod = sub(m.CallID), m.CSeqNum, sub(m.CSeqMethod)
 	p.FromURI, p.FromTag, p.ToURI, p.ToTag = sub(m.FromURI), sub(m.FromTag), sub(m.ToURI), sub(m.ToTag)
+	// A user is a substring of its URI, so of raw, unless it had escapes to
+	// decode: sub then copies the decoded bytes into a string of their own.
+	user := func(uri []byte) string { return sub(sip.URIUser(uri)) }
+	p.FromUser, p.ToUser = user(m.FromURI), user(m.ToURI)
+	p.RURIUser, p.PAIUser = user(m.RequestURI), user(m.PAIURI)
 	p.ViaBranch, p.UserAgent = sub(m.ViaBranch), sub(m.UserAgent)
 	p.Contact, p.ContentType = sub(m.Contact), sub(m.ContentType)
-	p.HeadersFromRaw = true // m is the parse of hp.Payload, which raw copies
 	return p
 }
 

@@ -70,5 +70,6 @@ func FuzzHandle(f *testing.F) {
 
 func fields(p hepvault.Packet) string {
 	return strings.Join([]string{p.Method, p.RequestURI, p.Reason, p.CallID, p.CSeqMethod, p.FromURI, p.FromTag,
-		p.ToURI, p.ToTag, p.ViaBranch, p.UserAgent, p.Contact, p.ContentType, p.CorrelationID, p.InvalidReason}, "|")
+		p.ToURI, p.ToTag, p.FromUser, p.ToUser, p.RURIUser, p.PAIUser, p.ViaBranch, p.UserAgent, p.Contact, p.ContentType,
+		p.CorrelationID, p.InvalidReason}, "|")
 }

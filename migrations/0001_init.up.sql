@@ -1,20 +1,38 @@
--- One row per captured SIP message (or undecodable payload), partitioned by
--- HEP capture time into daily partitions that store creates ahead of time.
--- Rows whose capture time falls outside the partitions made so far land in the
--- default partition, so no timestamp, however odd, loses a packet.
-CREATE TABLE packets (
-    captured_at    timestamptz NOT NULL,
-    id             bigint      NOT NULL, -- arrival order, assigned by the collector
-    received_at    timestamptz NOT NULL,
-    capture_id     bigint      NOT NULL, -- HEP chunk 0x000c (uint32)
-    hep_version    smallint    NOT NULL,
-    proto_type     smallint    NOT NULL, -- HEP chunk 0x000b; 1 = SIP
-    transport      smallint    NOT NULL, -- IP protocol number: 6 tcp, 17 udp, 132 sctp
-    src_ip         inet        NOT NULL,
-    src_port       integer     NOT NULL,
-    dst_ip         inet        NOT NULL,
-    dst_port       integer     NOT NULL,
-    kind           smallint    NOT NULL, -- 0 invalid, 1 request, 2 response
+-- hepvault's schema.
+--
+-- Packets are stored in blocks: one row of packet_blocks holds a run of up
+-- to 128 packets sorted by (capture time, id). PostgreSQL's cost is mostly
+-- per row and per index entry, so a row per block takes several times more
+-- packets per second than a row per packet, and TOAST compresses the packets
+-- of a block together (SIP messages repeat most of their text).
+--
+-- A block is self-describing: each packet is a value of the composite type
+-- packet_v1 holding every field as it was extracted on arrival and the
+-- payload, so reading it parses nothing, and PostgreSQL reads it as well as
+-- hepvault does (the packets view and packets_between below). Fields and
+-- payloads share one array, compressed as one value: a header field then
+-- costs a back-reference to the same bytes of its payload. A new field is an attribute
+-- added at the end of packet_v1 (old values read it as NULL); a change of
+-- layout is a new format number in packet_blocks.format, and the decoder
+-- keeps reading every format ever written.
+--
+-- In packet_v1 an absent value is NULL: method and request_uri of a
+-- response, status_code and reason of a request, anything a malformed
+-- message did not have.
+CREATE TYPE packet_v1 AS (
+    captured_at    timestamptz, -- HEP capture time
+    id             bigint,      -- arrival order, assigned by the collector
+    received_at    timestamptz, -- when hepvault read it
+    capture_id     bigint,      -- HEP chunk 0x000c (uint32)
+    hep_version    smallint,    -- 1, 2, 3; 0: plain SIP imported from a capture file
+    proto_type     smallint,    -- HEP chunk 0x000b; 1 = SIP
+    correlation_id text,        -- HEP chunk 0x0011
+    src_ip         inet,
+    src_port       integer,
+    dst_ip         inet,
+    dst_port       integer,
+    transport      smallint,    -- IP protocol number: 6 tcp, 17 udp, 132 sctp
+    kind           smallint,    -- 0 invalid, 1 request, 2 response
     invalid_reason text,
     method         text,
     request_uri    text,
@@ -25,19 +43,77 @@ CREATE TABLE packets (
     cseq_method    text,
     from_uri       text,
     from_tag       text,
+    from_user      text,        -- user part of the URI, percent-decoded; a tel: URI's number
     to_uri         text,
     to_tag         text,
+    to_user        text,
+    ruri_user      text,
+    pai_user       text,        -- P-Asserted-Identity
     via_branch     text,
-    user_agent     text,
+    user_agent     text,        -- User-Agent, or Server in a response
     contact        text,
     content_type   text,
-    correlation_id text,
-    raw            bytea       NOT NULL
-) PARTITION BY RANGE (captured_at);
+    raw            bytea        -- the payload, byte for byte
+);
 
-CREATE TABLE packets_default PARTITION OF packets DEFAULT;
+CREATE TABLE packet_blocks (
+    first_at  timestamptz NOT NULL, -- capture time of the first packet
+    first_id  bigint      NOT NULL, -- id of the first packet
+    last_at   timestamptz NOT NULL, -- capture time of the last packet
+    count     integer     NOT NULL, -- packets in the block
+    format    smallint    NOT NULL, -- layout of packets: 1
+    terms     integer[]   NOT NULL, -- what the block holds for each filter, hashed (store/terms.go), sorted, once each
+    packets   packet_v1[] NOT NULL
+) PARTITION BY RANGE (first_at);
 
--- "First N packets of a window" walks this index in order.
-CREATE INDEX packets_captured_at_id ON packets (captured_at, id);
--- "Every packet of one call".
-CREATE INDEX packets_call_id ON packets (call_id, captured_at, id);
+-- A block spans under four seconds of capture time and one UTC day, so a
+-- window query finds every block that may hold a packet of the window by
+-- first_at alone, and a day's partition holds exactly that day's packets.
+-- store makes the daily partitions (packet_blocks_pYYYYMMDD); the default
+-- partition takes a timestamp outside them, so none loses a packet.
+CREATE TABLE packet_blocks_default PARTITION OF packet_blocks DEFAULT;
+
+-- "First N packets of a window" walks this index in order; unique so that a
+-- batch written again is stored once (its blocks start with the same packets).
+CREATE UNIQUE INDEX packet_blocks_first ON packet_blocks (first_at, first_id);
+
+-- "Blocks that hold this Call-ID, this number, this status...". fastupdate
+-- gathers new entries in a pending list and sorts them into the index in
+-- bulk, far cheaper than an insert per entry. store empties the list from a
+-- connection of its own every fraction of a second (store/term_index.go):
+-- the insert that finds the list over its limit would otherwise merge it,
+-- holding up the writer.
+CREATE INDEX packet_blocks_terms ON packet_blocks USING gin (terms)
+    WITH (fastupdate = on, gin_pending_list_limit = 4096);
+
+-- Hashes do not compress: terms are never tried.
+ALTER TABLE packet_blocks ALTER COLUMN terms SET STORAGE EXTERNAL;
+
+-- LZ4 compresses and decompresses several times faster than PostgreSQL's
+-- default (pglz) for a similar size. Partitions inherit it. A server built
+-- without LZ4 keeps pglz.
+DO $$
+BEGIN
+    ALTER TABLE packet_blocks ALTER COLUMN packets SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN
+    NULL;
+END $$;
+
+-- One row per stored packet, for psql, Grafana and an auditor's own SQL.
+-- A query over it reads every block: for a window use packets_between.
+CREATE VIEW packets AS
+SELECT p.*
+FROM packet_blocks b, LATERAL unnest(b.packets) AS p;
+
+COMMENT ON VIEW packets IS 'One row per stored SIP packet. Use packets_between(from, to) for a time window: it reads only that window''s blocks.';
+
+-- The packets captured in [lo, hi). Inlined into the query that calls it,
+-- so PostgreSQL reads only the partitions and blocks of the window: a block
+-- starts less than four seconds before its last packet (store/block_write.go).
+CREATE FUNCTION packets_between(lo timestamptz, hi timestamptz) RETURNS SETOF packets
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT p.*
+    FROM packet_blocks b, LATERAL unnest(b.packets) AS p
+    WHERE b.first_at >= lo - interval '4 seconds' AND b.first_at < hi AND b.last_at >= lo
+      AND p.captured_at >= lo AND p.captured_at < hi
+$$;

@@ -3,325 +3,546 @@ package store
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"math"
 	"net/netip"
 	"time"
 	"unsafe"
 
 	"github.com/hepvault/hepvault"
-	"github.com/hepvault/hepvault/collector/sip"
 )
 
-// A block holds a run of packets, sorted by (capture time, id), in one row of
-// packet_blocks. PostgreSQL's cost is mostly per row (B-tree inserts, tuple
-// handling, page extension), not per byte, so a row per ~128 packets costs it
-// a fraction of what a row per packet did, and TOAST compresses the packets
-// of a block together (SIP messages share most of their text).
+// A block is one row of packet_blocks (migrations/0001_init.up.sql): up to
+// maxBlockPackets packets sorted by (capture time, id), as one PostgreSQL
+// array, packet_v1[], in PostgreSQL's own binary format, which hepvault
+// writes and reads itself. A packet_v1 holds every field as it was
+// extracted on arrival and, last, the payload. So a stored packet reads back
+// as it was written, whatever the SIP parser of the day makes of its
+// payload, and PostgreSQL reads blocks without hepvault.
 //
-// Encoding, version 1: the version byte, the first packet's capture time
-// (varint Unix seconds, uvarint nanoseconds), then per packet:
+// Fields and payloads share one array because TOAST compresses each value
+// on its own: in one, a header field costs a back-reference to the same
+// bytes in the payload beside it (measured: 206 bytes a packet against 246
+// in two arrays; one array per column, 258, as most stay too small to be
+// compressed).
 //
-//	uvarint  capture time − previous packet's, nanoseconds (a block spans < maxBlockSpan)
-//	varint   id − previous packet's id (first packet: its id)
-//	varint   received_at − captured_at, whole seconds; uvarint its nanoseconds
-//	uvarint  capture_id, src_port, dst_port, status_code
-//	byte     hep_version, proto_type, transport, kind
-//	addr     src_ip, dst_ip: a length byte (0, 4 or 16) and the bytes
-//	string   invalid_reason, correlation_id: uvarint length and the bytes
-//	uvarint  a bit per header field stored (headerFields order, method
-//	         included; bit 13: cseq),
-//	         then each stored field; an unset bit means "parse raw", as the
-//	         collector did (Packet.HeadersFromRaw)
-//	string   raw
-const blockVersion = 1
+// The same bytes go to the spool while the database is away (appendBlock),
+// so spooling a batch costs what writing it costs.
+type block struct {
+	firstAt, lastAt time.Time // microseconds, as PostgreSQL keeps them
+	firstID         int64
+	count           int32
+	format          int16
+	terms           []int32 // sorted, once each (terms.go)
+	packets         []byte  // binary packet_v1[]
+}
 
-// Header fields are bits 0-12 of the override mask; CSeq is bit 13.
+// Block formats. Format 1: packets is a one-dimensional packet_v1[]
+// (columns in the order of metaColumns; a value with fewer columns was
+// written before the later ones existed).
 const (
-	numHeaderFields = 13
-	cseqBit         = 1 << numHeaderFields
+	format1       = 1
+	currentFormat = format1
+)
+
+// Built-in type OIDs, fixed by PostgreSQL.
+const (
+	oidBytea       = 17
+	oidInt8        = 20
+	oidInt2        = 21
+	oidInt4        = 23
+	oidText        = 25
+	oidInet        = 869
+	oidTimestamptz = 1184
+)
+
+// metaColumns are the attributes of packet_v1 in order, with their types;
+// the encoder writes them and the decoder checks them.
+var metaColumns = [...]struct {
+	name string
+	oid  uint32
+}{
+	{"captured_at", oidTimestamptz}, {"id", oidInt8}, {"received_at", oidTimestamptz},
+	{"capture_id", oidInt8}, {"hep_version", oidInt2}, {"proto_type", oidInt2},
+	{"correlation_id", oidText}, {"src_ip", oidInet}, {"src_port", oidInt4},
+	{"dst_ip", oidInet}, {"dst_port", oidInt4}, {"transport", oidInt2},
+	{"kind", oidInt2}, {"invalid_reason", oidText}, {"method", oidText},
+	{"request_uri", oidText}, {"status_code", oidInt2}, {"reason", oidText},
+	{"call_id", oidText}, {"cseq", oidInt8}, {"cseq_method", oidText},
+	{"from_uri", oidText}, {"from_tag", oidText}, {"from_user", oidText},
+	{"to_uri", oidText}, {"to_tag", oidText}, {"to_user", oidText},
+	{"ruri_user", oidText}, {"pai_user", oidText}, {"via_branch", oidText},
+	{"user_agent", oidText}, {"contact", oidText}, {"content_type", oidText},
+	{"raw", oidBytea},
+}
+
+// Column indexes of metaColumns that the decoder reads by number.
+const (
+	colCapturedAt = iota
+	colID
+	colReceivedAt
+	colCaptureID
+	colHEPVersion
+	colProtoType
+	colCorrelationID
+	colSrcIP
+	colSrcPort
+	colDstIP
+	colDstPort
+	colTransport
+	colKind
+	colInvalidReason
+	colMethod
+	colRequestURI
+	colStatusCode
+	colReason
+	colCallID
+	colCSeq
+	colCSeqMethod
+	colFromURI
+	colFromTag
+	colFromUser
+	colToURI
+	colToTag
+	colToUser
+	colRURIUser
+	colPAIUser
+	colViaBranch
+	colUserAgent
+	colContact
+	colContentType
+	colRaw
+	numMetaColumns
 )
 
 var errBadBlock = errors.New("store: malformed packet block")
 
-// headerFields returns pointers to the header fields of p in mask order.
-func headerFields(p *hepvault.Packet) [numHeaderFields]*string {
-	return [numHeaderFields]*string{&p.RequestURI, &p.Reason, &p.CallID, &p.CSeqMethod, &p.FromURI, &p.FromTag,
-		&p.ToURI, &p.ToTag, &p.ViaBranch, &p.UserAgent, &p.Contact, &p.ContentType, &p.Method}
+// pgEpoch is PostgreSQL's time zero: timestamps count microseconds from it.
+var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+
+// metaElemOIDAt is where a binary array keeps its element type's OID, which
+// for packet_v1 differs from one database to the next: the writer sets it
+// before sending (setMetaOID), and the spool keeps whatever was there.
+const metaElemOIDAt = 8
+
+// arrayHeader appends the header of a one-dimensional binary array of n
+// elements of type oid, no NULL elements.
+func arrayHeader(b []byte, oid uint32, n int) []byte {
+	b = binary.BigEndian.AppendUint32(b, 1) // dimensions
+	b = binary.BigEndian.AppendUint32(b, 0) // no NULL elements
+	b = binary.BigEndian.AppendUint32(b, oid)
+	b = binary.BigEndian.AppendUint32(b, uint32(n))
+	return binary.BigEndian.AppendUint32(b, 1) // lower bound
 }
 
-// parsedFields returns what parsing raw gives for each header field, in
-// headerFields order (Method last: compared like the others).
-func parsedFields(m *sip.Message) [numHeaderFields][]byte {
-	return [numHeaderFields][]byte{m.RequestURI, m.Reason, m.CallID, m.CSeqMethod, m.FromURI, m.FromTag,
-		m.ToURI, m.ToTag, m.ViaBranch, m.UserAgent, m.Contact, m.ContentType, m.Method}
+// metaEncoder appends packets to a block's packet_v1 array.
+type metaEncoder struct{ b []byte }
+
+func (e *metaEncoder) col(oid uint32, v []byte) {
+	e.b = binary.BigEndian.AppendUint32(e.b, oid)
+	e.b = binary.BigEndian.AppendUint32(e.b, uint32(len(v)))
+	e.b = append(e.b, v...)
 }
 
-// blockEncoder encodes the packets of blocks; it keeps a parsed message to
-// compare header fields for packets not built by the collector.
-type blockEncoder struct {
-	prevAt  time.Time
-	prevID  int64
-	msg     sip.Message
-	started bool
+func (e *metaEncoder) null(oid uint32) {
+	e.b = binary.BigEndian.AppendUint32(e.b, oid)
+	e.b = binary.BigEndian.AppendUint32(e.b, 0xFFFFFFFF)
 }
 
-// begin starts a new block: the next add writes its header.
-func (e *blockEncoder) begin() { e.started = false }
-
-// add appends p to b, the current block, and returns it; p must not sort
-// before the previous packet.
-func (e *blockEncoder) add(b []byte, p *hepvault.Packet) []byte {
-	if !e.started {
-		b = append(b, blockVersion)
-		b = binary.AppendVarint(b, p.CapturedAt.Unix())
-		b = binary.AppendUvarint(b, uint64(p.CapturedAt.Nanosecond()))
-		e.prevAt, e.prevID, e.started = p.CapturedAt, 0, true
-	}
-	b = binary.AppendUvarint(b, uint64(p.CapturedAt.Sub(e.prevAt)))
-	b = binary.AppendVarint(b, p.ID-e.prevID)
-	e.prevAt, e.prevID = p.CapturedAt, p.ID
-	b = binary.AppendVarint(b, p.ReceivedAt.Unix()-p.CapturedAt.Unix())
-	b = binary.AppendUvarint(b, uint64(p.ReceivedAt.Nanosecond()))
-	b = binary.AppendUvarint(b, uint64(p.CaptureID))
-	b = binary.AppendUvarint(b, uint64(p.SrcPort))
-	b = binary.AppendUvarint(b, uint64(p.DstPort))
-	b = binary.AppendUvarint(b, uint64(max(p.StatusCode, 0)))
-	b = append(b, p.HEPVersion, p.ProtoType, byte(p.Transport), byte(p.Kind))
-	b = appendAddr(b, p.SrcIP)
-	b = appendAddr(b, p.DstIP)
-	b = appendString(b, p.InvalidReason)
-	b = appendString(b, p.CorrelationID)
-	b = e.appendHeaders(b, p)
-	return append(binary.AppendUvarint(b, uint64(len(p.Raw))), p.Raw...)
+func (e *metaEncoder) int8(v int64) {
+	e.b = binary.BigEndian.AppendUint32(e.b, oidInt8)
+	e.b = binary.BigEndian.AppendUint32(e.b, 8)
+	e.b = binary.BigEndian.AppendUint64(e.b, uint64(v))
 }
 
-// appendHeaders stores the header fields that parsing raw would not give
-// back: none for a packet the collector built from raw.
-func (e *blockEncoder) appendHeaders(b []byte, p *hepvault.Packet) []byte {
-	if p.HeadersFromRaw {
-		return append(b, 0)
-	}
-	m := &e.msg
-	sip.Parse(p.Raw, m) // a parse error leaves what was read; fields are compared one by one
-	fields, parsed := headerFields(p), parsedFields(m)
-	var mask uint64
-	for i, f := range fields {
-		if *f != string(parsed[i]) {
-			mask |= 1 << i
-		}
-	}
-	cseq := effectiveCSeq(p.CSeq, p.CSeqMethod)
-	if cseq != effectiveCSeq(m.CSeqNum, string(m.CSeqMethod)) {
-		mask |= cseqBit
-	}
-	b = binary.AppendUvarint(b, mask)
-	for i, f := range fields {
-		if mask&(1<<i) != 0 {
-			b = appendString(b, *f)
-		}
-	}
-	if mask&cseqBit != 0 {
-		b = binary.AppendUvarint(b, uint64(cseq))
-	}
-	return b
+func (e *metaEncoder) int4(v int32) {
+	e.b = binary.BigEndian.AppendUint32(e.b, oidInt4)
+	e.b = binary.BigEndian.AppendUint32(e.b, 4)
+	e.b = binary.BigEndian.AppendUint32(e.b, uint32(v))
 }
 
-// effectiveCSeq is the CSeq number a packet reads back with: none without a
-// CSeq method, as a malformed CSeq header has neither.
-func effectiveCSeq(num uint32, method string) uint32 {
-	if method == "" {
-		return 0
-	}
-	return num
+func (e *metaEncoder) int2(v int16) {
+	e.b = binary.BigEndian.AppendUint32(e.b, oidInt2)
+	e.b = binary.BigEndian.AppendUint32(e.b, 2)
+	e.b = binary.BigEndian.AppendUint16(e.b, uint16(v))
 }
 
-func appendAddr(b []byte, a netip.Addr) []byte {
-	if !a.IsValid() {
-		return append(b, 0)
-	}
-	if a.Is4() {
-		v := a.As4()
-		return append(append(b, 4), v[:]...)
-	}
-	v := a.As16()
-	return append(append(b, 16), v[:]...)
+func (e *metaEncoder) time(t time.Time) {
+	e.b = binary.BigEndian.AppendUint32(e.b, oidTimestamptz)
+	e.b = binary.BigEndian.AppendUint32(e.b, 8)
+	e.b = binary.BigEndian.AppendUint64(e.b, uint64(t.UnixMicro()-pgEpoch))
 }
 
-func appendString(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
-
-// blockDecoder reads the packets of one block in order.
-type blockDecoder struct {
-	data []byte
-	off  int
-	at   time.Time
-	id   int64
-	msg  sip.Message
-	err  error
-	// keysOnly leaves the header fields to headers.
-	keysOnly bool
-	// The current packet's stored header fields.
-	mask   uint64
-	stored [numHeaderFields]string
-	cseq   uint32
-}
-
-func newBlockDecoder(data []byte) *blockDecoder {
-	d := &blockDecoder{}
-	d.reset(data)
-	return d
-}
-
-// reset starts reading data, keeping the decoder's parse buffers.
-func (d *blockDecoder) reset(data []byte) {
-	d.data, d.off, d.id, d.err, d.keysOnly = data, 0, 0, nil, false
-	if len(data) == 0 || data[0] != blockVersion {
-		d.err = errBadBlock
+// text writes s made valid for a text value (cleanText); "" is NULL.
+func (e *metaEncoder) text(s string) {
+	if s == "" {
+		e.null(oidText)
 		return
 	}
-	d.off = 1
-	sec := d.varint()
-	nsec := d.uvarint()
-	if d.err == nil && nsec >= uint64(time.Second) {
-		d.err = errBadBlock
-	}
-	d.at = time.Unix(sec, int64(nsec)).UTC()
+	s = cleanText(s)
+	e.col(oidText, unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
-// next decodes the next packet into p, its header fields parsed from raw as
-// on arrival unless stored. It returns false at the end or on an error (Err).
-func (d *blockDecoder) next(p *hepvault.Packet) bool {
-	if d.err != nil || d.off >= len(d.data) {
-		return false
+// inet writes a in the binary form of inet: family (2 IPv4, 3 IPv6), bits,
+// is_cidr, length, address. No address is NULL; a zone is not kept.
+func (e *metaEncoder) inet(a netip.Addr) {
+	if !a.IsValid() {
+		e.null(oidInet)
+		return
 	}
-	*p = hepvault.Packet{}
-	delta := d.uvarint()
-	if delta > uint64(maxBlockSpan) {
-		d.err = errBadBlock
-		return false
+	e.b = binary.BigEndian.AppendUint32(e.b, oidInet)
+	if a.Is4() {
+		v := a.As4()
+		e.b = binary.BigEndian.AppendUint32(e.b, 8)
+		e.b = append(append(e.b, 2, 32, 0, 4), v[:]...)
+		return
 	}
-	d.at = d.at.Add(time.Duration(delta))
-	d.id += d.varint()
-	p.CapturedAt, p.ID = d.at, d.id
-	recvSec := d.varint()
-	recvNsec := d.uvarint()
-	if recvNsec >= uint64(time.Second) {
-		d.err = errBadBlock
-	}
-	p.ReceivedAt = time.Unix(d.at.Unix()+recvSec, int64(recvNsec)).UTC()
-	p.CaptureID = uint32(d.uvarint())
-	p.SrcPort = uint16(d.uvarint())
-	p.DstPort = uint16(d.uvarint())
-	p.StatusCode = int(uint16(d.uvarint()))
-	if d.off+4 > len(d.data) {
-		d.err = errBadBlock
-		return false
-	}
-	p.HEPVersion, p.ProtoType = d.data[d.off], d.data[d.off+1]
-	p.Transport, p.Kind = hepvault.Transport(d.data[d.off+2]), hepvault.Kind(d.data[d.off+3])
-	d.off += 4
-	p.SrcIP = d.addr()
-	p.DstIP = d.addr()
-	p.InvalidReason = cleanText(string(d.bytes()))
-	p.CorrelationID = cleanText(string(d.bytes()))
-	d.mask = d.uvarint()
-	for i := range d.stored {
-		d.stored[i] = ""
-		if d.mask&(1<<i) != 0 {
-			d.stored[i] = string(d.bytes())
-		}
-	}
-	d.cseq = 0
-	if d.mask&cseqBit != 0 {
-		d.cseq = uint32(d.uvarint())
-	}
-	p.Raw = d.bytes()
-	if d.err != nil {
-		return false
-	}
-	if !d.keysOnly {
-		d.headers(p)
-	}
-	return true
+	v := a.As16()
+	e.b = binary.BigEndian.AppendUint32(e.b, 20)
+	e.b = append(append(e.b, 3, 128, 0, 16), v[:]...)
 }
 
-// headers sets the header fields of p, the packet next returned: stored
-// ones as stored, the others as parsing raw gives them. With keysOnly, next
-// leaves them to this call, so a packet a filter rejects is never parsed.
-// p.Raw becomes a copy: the packet no longer refers to the block.
-func (d *blockDecoder) headers(p *hepvault.Packet) {
-	raw := string(p.Raw)
-	p.Raw = unsafe.Slice(unsafe.StringData(raw), len(raw)) // read-only, like the strings sharing it
-	m := &d.msg
-	sip.Parse(p.Raw, m) // an invalid message still yields what was read before the error
-	fields, parsed := headerFields(p), parsedFields(m)
-	for i, f := range fields {
-		if d.mask&(1<<i) != 0 {
-			*f = cleanText(d.stored[i])
-		} else {
-			*f = cleanText(substring(raw, p.Raw, parsed[i]))
-		}
-	}
-	if d.mask&cseqBit != 0 {
-		p.CSeq = d.cseq
+// add appends p as one packet_v1 value.
+func (e *metaEncoder) add(p *hepvault.Packet) {
+	lenAt := len(e.b)
+	e.b = binary.BigEndian.AppendUint32(e.b, 0) // the value's length, set below
+	e.b = binary.BigEndian.AppendUint32(e.b, numMetaColumns)
+	e.time(p.CapturedAt)
+	e.int8(p.ID)
+	e.time(p.ReceivedAt)
+	e.int8(int64(p.CaptureID))
+	e.int2(int16(p.HEPVersion))
+	e.int2(int16(p.ProtoType))
+	e.text(p.CorrelationID)
+	e.inet(p.SrcIP)
+	e.int4(int32(p.SrcPort))
+	e.inet(p.DstIP)
+	e.int4(int32(p.DstPort))
+	e.int2(int16(p.Transport))
+	e.int2(int16(p.Kind))
+	e.text(p.InvalidReason)
+	e.text(p.Method)
+	e.text(p.RequestURI)
+	if p.StatusCode != 0 {
+		e.int2(int16(p.StatusCode))
 	} else {
-		p.CSeq = effectiveCSeq(m.CSeqNum, string(m.CSeqMethod))
+		e.null(oidInt2)
 	}
-	// Nothing stored: every field came from parsing Raw, as when the
-	// collector built the packet, so writing it again needs no check.
-	p.HeadersFromRaw = d.mask == 0
-}
-
-func (d *blockDecoder) Err() error { return d.err }
-
-func (d *blockDecoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.data[min(d.off, len(d.data)):])
-	if n <= 0 {
-		d.err = errBadBlock
-		d.off = len(d.data)
-		return 0
+	e.text(p.Reason)
+	e.text(p.CallID)
+	if p.CSeq != 0 || p.CSeqMethod != "" {
+		e.int8(int64(p.CSeq))
+	} else {
+		e.null(oidInt8)
 	}
-	d.off += n
-	return v
+	e.text(p.CSeqMethod)
+	e.text(p.FromURI)
+	e.text(p.FromTag)
+	e.text(p.FromUser)
+	e.text(p.ToURI)
+	e.text(p.ToTag)
+	e.text(p.ToUser)
+	e.text(p.RURIUser)
+	e.text(p.PAIUser)
+	e.text(p.ViaBranch)
+	e.text(p.UserAgent)
+	e.text(p.Contact)
+	e.text(p.ContentType)
+	e.col(oidBytea, p.Raw)
+	binary.BigEndian.PutUint32(e.b[lenAt:], uint32(len(e.b)-lenAt-4))
 }
 
-// varint reads what binary.AppendVarint wrote: a zig-zag encoded uvarint.
-func (d *blockDecoder) varint() int64 {
-	u := d.uvarint()
-	return int64(u>>1) ^ -int64(u&1)
+// setMetaOID writes packet_v1's OID in this database into a block's array.
+func setMetaOID(meta []byte, oid uint32) {
+	if len(meta) >= metaElemOIDAt+4 {
+		binary.BigEndian.PutUint32(meta[metaElemOIDAt:], oid)
+	}
 }
 
-func (d *blockDecoder) bytes() []byte {
-	n := d.uvarint()
-	if d.err != nil || n > uint64(len(d.data)-d.off) {
-		d.err = errBadBlock
-		d.off = len(d.data)
+// arrayReader walks the elements of a one-dimensional binary array.
+type arrayReader struct {
+	b   []byte
+	off int
+	n   int // elements left
+}
+
+func (r *arrayReader) reset(b []byte) error {
+	*r = arrayReader{b: b}
+	if len(b) < 12 {
+		return errBadBlock
+	}
+	ndim := binary.BigEndian.Uint32(b)
+	switch {
+	case ndim == 0: // an empty array has no dimensions
+		r.off = 12
 		return nil
+	case ndim != 1 || len(b) < 20:
+		return errBadBlock
 	}
-	b := d.data[d.off : d.off+int(n) : d.off+int(n)]
-	d.off += int(n)
-	return b
+	n := binary.BigEndian.Uint32(b[12:])
+	if n > uint32(len(b)) {
+		return errBadBlock
+	}
+	r.n, r.off = int(n), 20
+	return nil
 }
 
-func (d *blockDecoder) addr() netip.Addr {
-	if d.off >= len(d.data) {
-		d.err = errBadBlock
+// next returns the next element; null reports a NULL one.
+func (r *arrayReader) next() (v []byte, null bool, err error) {
+	if r.n <= 0 {
+		return nil, false, errBadBlock
+	}
+	r.n--
+	return readValue(r.b, &r.off)
+}
+
+// readValue reads a length-prefixed value at *off.
+func readValue(b []byte, off *int) ([]byte, bool, error) {
+	if len(b)-*off < 4 {
+		return nil, false, errBadBlock
+	}
+	n := int32(binary.BigEndian.Uint32(b[*off:]))
+	*off += 4
+	if n == -1 {
+		return nil, true, nil
+	}
+	if n < 0 || int(n) > len(b)-*off {
+		return nil, false, errBadBlock
+	}
+	v := b[*off : *off+int(n) : *off+int(n)]
+	*off += int(n)
+	return v, false, nil
+}
+
+// blockDecoder reads the packets of blocks. The packets it gives refer to
+// the block's bytes (strings included) until own makes them independent.
+type blockDecoder struct {
+	packets arrayReader
+	cols    [numMetaColumns][]byte
+	null    [numMetaColumns]bool
+}
+
+// reset starts reading a block of the given format.
+func (d *blockDecoder) reset(format int16, packets []byte) error {
+	if format != format1 {
+		return fmt.Errorf("%w: unknown format %d", errBadBlock, format)
+	}
+	return d.packets.reset(packets)
+}
+
+// more reports whether a packet is left.
+func (d *blockDecoder) more() bool { return d.packets.n > 0 }
+
+// next decodes the next packet into p, its strings and Raw aliasing the
+// block.
+func (d *blockDecoder) next(p *hepvault.Packet) error {
+	rec, null, err := d.packets.next()
+	if err != nil || null {
+		return errBadBlock
+	}
+	if err := d.columns(rec); err != nil {
+		return err
+	}
+	*p = hepvault.Packet{Raw: d.cols[colRaw]}
+	ok := true
+	tm := func(i int) time.Time {
+		if d.null[i] {
+			return time.Time{}
+		}
+		ok = ok && len(d.cols[i]) == 8
+		if !ok {
+			return time.Time{}
+		}
+		return time.UnixMicro(int64(binary.BigEndian.Uint64(d.cols[i])) + pgEpoch).UTC()
+	}
+	// num reads an integer column of its type's width, within [0, max]:
+	// what the encoder writes. Anything else is a damaged block (or a row
+	// written by other hands), which must not read back as a value that
+	// turns into another when written again.
+	num := func(i int, lo, hi int64) int64 {
+		v := d.cols[i]
+		var n int64
+		switch oid := metaColumns[i].oid; {
+		case d.null[i]:
+			return 0
+		case oid == oidInt8 && len(v) == 8:
+			n = int64(binary.BigEndian.Uint64(v))
+		case oid == oidInt4 && len(v) == 4:
+			n = int64(int32(binary.BigEndian.Uint32(v)))
+		case oid == oidInt2 && len(v) == 2:
+			n = int64(int16(binary.BigEndian.Uint16(v)))
+		default:
+			ok = false
+		}
+		if n < lo || n > hi {
+			ok = false
+		}
+		return n
+	}
+	str := func(i int) string {
+		if d.null[i] || len(d.cols[i]) == 0 {
+			return ""
+		}
+		return unsafe.String(&d.cols[i][0], len(d.cols[i]))
+	}
+	const u8, u16, u32 = math.MaxUint8, math.MaxUint16, math.MaxUint32
+	p.CapturedAt, p.ID, p.ReceivedAt = tm(colCapturedAt), num(colID, math.MinInt64, math.MaxInt64), tm(colReceivedAt)
+	p.CaptureID = uint32(num(colCaptureID, 0, u32))
+	p.HEPVersion, p.ProtoType = uint8(num(colHEPVersion, 0, u8)), uint8(num(colProtoType, 0, u8))
+	p.CorrelationID = str(colCorrelationID)
+	p.SrcIP, p.SrcPort = d.inet(colSrcIP, &ok), uint16(num(colSrcPort, 0, u16))
+	p.DstIP, p.DstPort = d.inet(colDstIP, &ok), uint16(num(colDstPort, 0, u16))
+	p.Transport, p.Kind = hepvault.Transport(num(colTransport, 0, u8)), hepvault.Kind(num(colKind, 0, u8))
+	p.InvalidReason, p.Method, p.RequestURI = str(colInvalidReason), str(colMethod), str(colRequestURI)
+	p.StatusCode, p.Reason = int(num(colStatusCode, math.MinInt16, math.MaxInt16)), str(colReason)
+	p.CallID, p.CSeq, p.CSeqMethod = str(colCallID), uint32(num(colCSeq, 0, u32)), str(colCSeqMethod)
+	p.FromURI, p.FromTag, p.FromUser = str(colFromURI), str(colFromTag), str(colFromUser)
+	p.ToURI, p.ToTag, p.ToUser = str(colToURI), str(colToTag), str(colToUser)
+	p.RURIUser, p.PAIUser = str(colRURIUser), str(colPAIUser)
+	p.ViaBranch, p.UserAgent = str(colViaBranch), str(colUserAgent)
+	p.Contact, p.ContentType = str(colContact), str(colContentType)
+	if !ok {
+		return errBadBlock
+	}
+	if p.Raw == nil {
+		p.Raw = []byte{}
+	}
+	return nil
+}
+
+// columns splits one packet_v1 value into d.cols. A value written before
+// later columns existed has fewer: those read as NULL. Columns added after
+// this code was written are passed over.
+func (d *blockDecoder) columns(rec []byte) error {
+	if len(rec) < 4 {
+		return errBadBlock
+	}
+	n := int(binary.BigEndian.Uint32(rec))
+	if n > len(rec) {
+		return errBadBlock
+	}
+	off := 4
+	for i := range numMetaColumns {
+		d.cols[i], d.null[i] = nil, true
+		if i >= n {
+			continue
+		}
+		if len(rec)-off < 4 || binary.BigEndian.Uint32(rec[off:]) != metaColumns[i].oid {
+			return errBadBlock
+		}
+		off += 4
+		v, null, err := readValue(rec, &off)
+		if err != nil {
+			return err
+		}
+		d.cols[i], d.null[i] = v, null
+	}
+	return nil
+}
+
+func (d *blockDecoder) inet(i int, ok *bool) netip.Addr {
+	v := d.cols[i]
+	if d.null[i] {
 		return netip.Addr{}
 	}
-	n := int(d.data[d.off])
-	d.off++
-	if (n != 0 && n != 4 && n != 16) || d.off+n > len(d.data) {
-		d.err = errBadBlock
-		d.off = len(d.data)
-		return netip.Addr{}
+	switch {
+	case len(v) == 8 && v[0] == 2 && v[3] == 4:
+		return netip.AddrFrom4([4]byte(v[4:8]))
+	case len(v) == 20 && v[0] == 3 && v[3] == 16:
+		return netip.AddrFrom16([16]byte(v[4:20]))
 	}
-	b := d.data[d.off : d.off+n]
-	d.off += n
-	switch n {
-	case 4:
-		return netip.AddrFrom4([4]byte(b))
-	case 16:
-		return netip.AddrFrom16([16]byte(b))
-	}
+	*ok = false
 	return netip.Addr{}
+}
+
+// own gives p memory of its own, one allocation for all its strings and
+// Raw, so that it outlives the block; text is made valid UTF-8 without NUL
+// (cleanText), which a damaged block could otherwise hand on.
+func own(p *hepvault.Packet) {
+	fields := [...]*string{&p.CorrelationID, &p.InvalidReason, &p.Method, &p.RequestURI, &p.Reason,
+		&p.CallID, &p.CSeqMethod, &p.FromURI, &p.FromTag, &p.FromUser, &p.ToURI, &p.ToTag, &p.ToUser,
+		&p.RURIUser, &p.PAIUser, &p.ViaBranch, &p.UserAgent, &p.Contact, &p.ContentType}
+	n := len(p.Raw)
+	for _, f := range fields {
+		*f = cleanText(*f)
+		n += len(*f)
+	}
+	buf := make([]byte, 0, n)
+	buf = append(buf, p.Raw...)
+	p.Raw = buf[:len(p.Raw):len(p.Raw)]
+	for _, f := range fields {
+		if *f == "" {
+			continue
+		}
+		at := len(buf)
+		buf = append(buf, *f...)
+		*f = unsafe.String(&buf[at], len(*f))
+	}
+	if len(p.Raw) == 0 {
+		p.Raw = []byte{}
+	}
+}
+
+// appendBlock appends b as the spool keeps it: the format, the key, the
+// terms and the array, length-prefixed. readBlock is its inverse.
+func appendBlock(dst []byte, b *block) []byte {
+	dst = binary.AppendUvarint(dst, uint64(b.format))
+	dst = binary.AppendVarint(dst, b.firstAt.UnixMicro())
+	dst = binary.AppendVarint(dst, b.firstID)
+	dst = binary.AppendUvarint(dst, uint64(b.lastAt.UnixMicro()-b.firstAt.UnixMicro()))
+	dst = binary.AppendUvarint(dst, uint64(b.count))
+	dst = binary.AppendUvarint(dst, uint64(len(b.terms)))
+	for _, t := range b.terms {
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(t))
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(b.packets)))
+	return append(dst, b.packets...)
+}
+
+// readBlock reads a block appendBlock wrote at the start of src and returns
+// the rest; the block's array aliases src.
+func readBlock(src []byte) (block, []byte, error) {
+	var b block
+	off := 0
+	uv := func() uint64 {
+		v, n := binary.Uvarint(src[min(off, len(src)):])
+		if n <= 0 {
+			off = len(src) + 1
+			return 0
+		}
+		off += n
+		return v
+	}
+	sv := func() int64 { u := uv(); return int64(u>>1) ^ -int64(u&1) }
+	bytes := func() []byte {
+		n := uv()
+		if off > len(src) || n > uint64(len(src)-off) {
+			off = len(src) + 1
+			return nil
+		}
+		v := src[off : off+int(n) : off+int(n)]
+		off += int(n)
+		return v
+	}
+	b.format = int16(uv())
+	first := sv()
+	b.firstID = sv()
+	span := uv()
+	b.count = int32(uv())
+	nterms := uv()
+	if off > len(src) || span > uint64(maxBlockSpan/time.Microsecond) || nterms > uint64(len(src)-off)/4 {
+		return b, nil, errBadBlock
+	}
+	b.firstAt = time.UnixMicro(first).UTC()
+	b.lastAt = time.UnixMicro(first + int64(span)).UTC()
+	b.terms = make([]int32, nterms)
+	for i := range b.terms {
+		b.terms[i] = int32(binary.LittleEndian.Uint32(src[off:]))
+		off += 4
+	}
+	b.packets = bytes()
+	if off > len(src) {
+		return b, nil, errBadBlock
+	}
+	return b, src[off:], nil
 }

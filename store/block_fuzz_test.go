@@ -2,82 +2,80 @@ package store
 
 import (
 	"encoding/binary"
+	"errors"
 	"net/netip"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hepvault/hepvault"
-	"github.com/hepvault/hepvault/collector"
-	"github.com/hepvault/hepvault/collector/hep"
 	"github.com/hepvault/hepvault/collector/sip"
 	"github.com/hepvault/hepvault/internal/fixture"
 	"github.com/hepvault/hepvault/internal/seed"
 )
 
-// FuzzBlockDecode feeds any bytes to the decoder: it must not panic, must
-// end, and what it accepts must read the same whether the header fields
-// are read at once or later (the query path), and must survive being
-// written again (checkBlocks).
+// FuzzBlockDecode feeds any bytes to the decoder, both as blocks in the
+// spool's form (readBlock, then the decoder) and as a block's packet_v1[]:
+// it must not panic, must end, must fail only with errBadBlock, must give
+// text that is valid UTF-8 without NUL (decodeAll), and what it accepts must
+// survive being written again (checkBlocks).
 func FuzzBlockDecode(f *testing.F) {
 	var pkts []hepvault.Packet
-	pkts = append(pkts, fixturePackets(f)...)
+	pkts = append(pkts, goldenPackets(f)...)
 	pkts = append(pkts, seed.New(seed.Config{Seed: 3}).Packets(300)...)
-	for i := 0; i < len(pkts); i += 7 { // fields that differ from raw are stored
-		pkts[i].HeadersFromRaw = false
-		pkts[i].CallID, pkts[i].CSeq, pkts[i].UserAgent = "other-"+pkts[i].CallID, pkts[i].CSeq+1, "\xff\x00"
+	pkts = append(pkts, fullPacket(), hepvault.Packet{})
+	for _, s := range fuzzSeeds {
+		pkts = append(pkts, fuzzPackets(s)...)
 	}
-	for _, seed := range fuzzSeeds {
-		pkts = append(pkts, fuzzPackets(seed)...)
-	}
-	var buf []byte
-	for _, r := range encodeBlocks(pkts, &buf) {
-		f.Add(slices.Clone(r.data))
+	for _, b := range encodeBlocks(pkts) {
+		f.Add(appendBlock(nil, &b))
+		f.Add(b.packets)
 	}
 	f.Add([]byte{})
-	f.Add([]byte{blockVersion})
-	f.Add([]byte{blockVersion + 1, 0, 0})
+	f.Add([]byte{currentFormat})
+	f.Add([]byte{currentFormat + 1, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var got []hepvault.Packet
-		d := newBlockDecoder(data)
-		var p hepvault.Packet
-		for d.next(&p) {
-			got = append(got, p)
-			if len(got) > len(data) {
-				t.Fatalf("decoded %d packets from %d bytes", len(got), len(data))
+		rest := data
+		for len(rest) > 0 {
+			b, next, err := readBlock(rest)
+			if err != nil {
+				if !errors.Is(err, errBadBlock) {
+					t.Fatalf("readBlock: unexpected error %v; want errBadBlock", err)
+				}
+				break
 			}
-		}
-		if d.next(&p) {
-			t.Fatalf("next returned a packet after the end (err %v)", d.Err())
-		}
-		d.reset(data)
-		d.keysOnly = true
-		for i := 0; d.next(&p); i++ {
-			if i >= len(got) {
-				t.Fatalf("keysOnly decoded more packets than a full decode (%d)", len(got))
+			if len(next) >= len(rest) {
+				t.Fatalf("readBlock read a block of no bytes")
 			}
-			d.headers(&p)
-			if diff := diffPacket(p, got[i]); diff != "" {
-				t.Fatalf("packet %d: keysOnly then headers differs from a full decode: %s", i, diff)
-			}
+			rest = next
+			checkDecoded(t, b.format, b.packets)
 		}
-		if d.Err() != nil {
-			return
-		}
-		for i := 1; i < len(got); i++ {
-			if got[i].CapturedAt.Before(got[i-1].CapturedAt) {
-				t.Fatalf("packet %d captured before the one before it: %v < %v", i, got[i].CapturedAt, got[i-1].CapturedAt)
-			}
-		}
-		checkBlocks(t, got)
+		checkDecoded(t, currentFormat, data)
 	})
 }
 
+// checkDecoded decodes a block; what the decoder accepts must read back the
+// same once written again.
+func checkDecoded(t *testing.T, format int16, packets []byte) {
+	t.Helper()
+	got, err := decodeAll(format, packets)
+	if err != nil {
+		if !errors.Is(err, errBadBlock) {
+			t.Fatalf("decode: unexpected error %v; want errBadBlock", err)
+		}
+		return
+	}
+	checkBlocks(t, got)
+}
+
 // FuzzBlockRoundTrip builds packets from the input (see fuzzPackets), cuts
-// them into blocks and reads every block back: checkBlocks.
+// them into blocks and reads every block back (checkBlocks): every field as
+// written, times to the microsecond, text as cleanText gives it.
 func FuzzBlockRoundTrip(f *testing.F) {
 	for _, s := range fuzzSeeds {
+		f.Add(s)
+	}
+	for _, s := range fixtureSeeds(f) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -96,6 +94,33 @@ var fuzzSeeds = [][]byte{
 	[]byte("\x07\x03\x16\x01\x03\xff\xff\xff\xff\xff\xff\xff\x7f\x42\x07\xff\xfe\x0a\x00\x00\x01"),
 	[]byte("\x26\x80\x00\x03\x02\x10\x00\x06\x00\x00\x00\x03\x06\x03\x00\x10\x00\x11\x26\x80\x00\x03"),
 	[]byte("\x03\xff\xff\x15\x12\x14\x12\x04\x00\x10\x03\x14\x13\x05\x11\x16\x10\x02\x13\x12\x14\x10\x00"),
+	[]byte("\x01\x02\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\xff\xff\x03\x04\x05\x06\x07\x08\x09"),
+}
+
+// fixtureSeeds are inputs of fuzzPackets that carry the SIP messages of the
+// Kamailio capture as payloads, a few to an input.
+func fixtureSeeds(tb testing.TB) [][]byte {
+	recs := fixture.Load(tb, fixture.HEP3)
+	var seeds [][]byte
+	for i := 0; i < len(recs); i += 8 {
+		var s []byte
+		for _, r := range recs[i:min(i+8, len(recs))] {
+			payload := r.SIP()
+			// op: step by u8 microseconds, the next id; a payload from the
+			// input; envelope; flags: IPv4 both ends, received u16 µs later
+			// (fuzzPacket reads in this order).
+			s = append(s, 0x01, byte(r.Truth.TsUsec), 245)
+			s = binary.LittleEndian.AppendUint16(s, uint16(len(payload)))
+			s = append(s, payload...)
+			s = binary.LittleEndian.AppendUint32(s, r.Truth.CaptureID)
+			s = binary.LittleEndian.AppendUint16(s, r.Truth.SrcPort)
+			s = binary.LittleEndian.AppendUint16(s, r.Truth.DstPort)
+			s = append(s, 3, 1, byte(r.Truth.IPProto), 0x05, 127, 0, 0, 1, 127, 0, 0, 2, 0x10, 0x02)
+			s = append(s, 0, 0) // no invalid reason, no correlation id
+		}
+		seeds = append(seeds, s)
+	}
+	return seeds
 }
 
 // fuzzReader hands out the fuzz input; past its end it gives zeros.
@@ -122,11 +147,22 @@ func (r *fuzzReader) u64() uint64 { return uint64(r.u32()) | uint64(r.u32())<<32
 // str is a short string of input bytes: empty, NUL or invalid UTF-8 as they come.
 func (r *fuzzReader) str() string { return string(r.next(int(r.u8() % 32))) }
 
-// fuzzRaws are payloads fuzzPackets picks from: a request, a response
-// with a Server header, folded headers, a CSeq without a method, bytes
-// that are not UTF-8, NUL, an invalid message and empty.
+// farTime is a time up to 2^43 s (278,000 years) either side of 1970, which
+// any int64 of microseconds holds.
+func (r *fuzzReader) farTime() time.Time {
+	sec := int64(r.u64()) >> (r.u8() % 64) % (1 << 43)
+	return time.Unix(sec, int64(r.u32()%1e9))
+}
+
+// fuzzRaws are payloads fuzzPackets picks from: a request with every user
+// a message can have, a response with a Server header, folded headers, a
+// CSeq without a method, bytes that are not UTF-8, NUL, an invalid message
+// and empty.
 var fuzzRaws = []string{
 	inviteRaw,
+	"INVITE sip:%2B49%2030%207741528@example.com;user=phone SIP/2.0\r\nVia: SIP/2.0/TCP [2001:db8::1];branch=z9hG4bKp\r\n" +
+		"From: \"Bob\" <tel:+49-30-111;phone-context=x>;tag=9\r\nTo: <sip:49307741528@example.com>\r\n" +
+		"P-Asserted-Identity: <sip:alice%40home@example.com>\r\nCall-ID: pai-1\r\nCSeq: 1 INVITE\r\n\r\n",
 	"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKx1\r\nFrom: <sip:alice@example.com>;tag=a1\r\n" +
 		"To: <sip:bob@example.com>;tag=b2\r\nCall-ID: mig-1@10.0.0.1\r\nCSeq: 7 INVITE\r\nServer: pbx\r\n" +
 		"Contact: <sip:bob@10.0.0.2>\r\nContent-Length: 0\r\n\r\n",
@@ -140,12 +176,13 @@ var fuzzRaws = []string{
 
 // fuzzPackets turns input bytes into packets. Per packet, an op byte
 // chooses how capture time and id move from the previous packet (small
-// steps, backwards, anywhere from before year 1 to far future, duplicates)
-// and whether the packet is repeated; then come the payload, the envelope,
-// and the header fields: parsed from the payload (HeadersFromRaw, honestly
-// or not) or partly set by hand.
+// steps, backwards, anywhere from 278,000 years before 1970 to as long
+// after, duplicates) and whether the packet is repeated; then come the
+// payload, the envelope, and the fields: as the collector extracts them from
+// the payload, some then set by hand (a stored packet keeps what it was
+// written with, whatever its payload says).
 func fuzzPackets(data []byte) []hepvault.Packet {
-	const maxPackets, maxRawBytes = 2000, 4 << 20
+	const maxPackets, maxRawBytes = 600, 1 << 20 // enough for every limit of a block
 	r := &fuzzReader{b: data}
 	var (
 		pkts     []hepvault.Packet
@@ -159,7 +196,7 @@ func fuzzPackets(data []byte) []hepvault.Packet {
 		op := r.u8()
 		switch op & 7 {
 		case 1:
-			at = at.Add(time.Duration(r.u8()))
+			at = at.Add(time.Duration(r.u8()) * time.Microsecond)
 		case 2:
 			at = at.Add(time.Duration(r.u8()) * time.Millisecond)
 		case 3:
@@ -167,12 +204,12 @@ func fuzzPackets(data []byte) []hepvault.Packet {
 		case 4:
 			at = at.Add(-time.Duration(r.u16()) * time.Millisecond)
 		case 5:
-			at = time.Unix(int64(r.u64())>>(r.u8()%64), int64(r.u32()%1e9))
+			at = r.farTime()
 		case 6:
 			at = at.Add(time.Duration(int16(r.u16())) * time.Hour)
 		case 7:
 			at = []time.Time{{}, time.Unix(0, 0), time.Unix(-1, 999999999), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
-				time.Date(-5000, 1, 1, 0, 0, 0, 0, time.UTC), time.Unix(1<<40, 0)}[int(r.u8())%6]
+				time.Date(-4713, 11, 24, 0, 0, 0, 0, time.UTC), time.Unix(1<<40, 0), at.Add(time.Duration(r.u16()))}[int(r.u8())%7]
 		}
 		at = at.In(zones[int(op>>6)%len(zones)])
 		switch (op >> 3) & 3 {
@@ -200,22 +237,28 @@ func fuzzPackets(data []byte) []hepvault.Packet {
 	return pkts
 }
 
+// fuzzPacket reads one packet: payload; capture id, ports, HEP version,
+// proto type, transport; flags (addresses, receive time, fields by hand);
+// addresses; receive time; invalid reason and correlation id; fields set by
+// hand.
 func fuzzPacket(r *fuzzReader, m *sip.Message, at time.Time, id int64, rawBytes *int, maxRawBytes int) hepvault.Packet {
 	var raw []byte
 	switch k := r.u8(); {
 	case k < 200:
 		raw = []byte(fuzzRaws[int(k)%len(fuzzRaws)])
-	case k < 250:
+	case k < 240:
 		raw = []byte(r.str())
-	default: // big: up to 512 KiB, to reach the bytes limit
+	case k < 250: // as long as the input says
+		raw = append([]byte(nil), r.next(int(r.u16()))...)
+	default: // big: up to 512 KiB, to reach the bytes limit at once
 		n := min(int(r.u16())*8, maxRawBytes-*rawBytes)
 		raw = []byte(withBody(max(n, 0)))
 	}
 	*rawBytes += len(raw)
 	p := hepvault.Packet{
 		ID: id, CapturedAt: at, Raw: raw,
-		CaptureID: r.u32(), SrcPort: r.u16(), DstPort: r.u16(), StatusCode: int(r.u16()),
-		HEPVersion: r.u8(), ProtoType: r.u8(), Transport: hepvault.Transport(r.u8()), Kind: hepvault.Kind(r.u8()),
+		CaptureID: r.u32(), SrcPort: r.u16(), DstPort: r.u16(),
+		HEPVersion: r.u8(), ProtoType: r.u8(), Transport: hepvault.Transport(r.u8()),
 	}
 	flags := r.u8()
 	p.SrcIP, p.DstIP = fuzzAddr(r, flags&3), fuzzAddr(r, flags>>2&3)
@@ -223,34 +266,47 @@ func fuzzPacket(r *fuzzReader, m *sip.Message, at time.Time, id int64, rawBytes 
 	case 0:
 		p.ReceivedAt = at.Add(time.Duration(r.u16()) * time.Microsecond)
 	case 1:
-		p.ReceivedAt = time.Unix(int64(r.u64())>>(r.u8()%64), int64(r.u32()%1e9))
+		p.ReceivedAt = r.farTime()
 	case 2:
 		p.ReceivedAt = at.Add(-time.Duration(r.u32()))
 	} // 3: zero
 	p.InvalidReason, p.CorrelationID = r.str(), r.str()
 
-	// The header fields: as parsed, then some set by hand.
-	sip.Parse(raw, m)
+	// The fields as the collector extracts them.
+	err := sip.Parse(raw, m)
+	p.Kind, p.StatusCode = m.Kind, m.StatusCode
+	if err != nil {
+		p.Kind = hepvault.KindInvalid
+	}
 	p.Method, p.RequestURI, p.Reason, p.CallID = string(m.Method), string(m.RequestURI), string(m.Reason), string(m.CallID)
 	p.CSeq, p.CSeqMethod = m.CSeqNum, string(m.CSeqMethod)
 	p.FromURI, p.FromTag, p.ToURI, p.ToTag = string(m.FromURI), string(m.FromTag), string(m.ToURI), string(m.ToTag)
+	user := func(uri []byte) string { return string(sip.URIUser(uri)) }
+	p.FromUser, p.ToUser, p.RURIUser, p.PAIUser = user(m.FromURI), user(m.ToURI), user(m.RequestURI), user(m.PAIURI)
 	p.ViaBranch, p.UserAgent, p.Contact, p.ContentType = string(m.ViaBranch), string(m.UserAgent), string(m.Contact), string(m.ContentType)
-	p.HeadersFromRaw = flags&0x40 != 0
-	if flags&0x80 == 0 {
+	if flags&0xc0 == 0 {
 		return p
 	}
-	set := r.u16() // a bit per field set by hand; with HeadersFromRaw a lie the store does not check
+	// Fields set by hand: a bit per field; the store checks none against Raw.
+	set := r.u32()
 	fields := []*string{&p.Method, &p.RequestURI, &p.Reason, &p.CallID, &p.CSeqMethod, &p.FromURI, &p.FromTag,
-		&p.ToURI, &p.ToTag, &p.ViaBranch, &p.UserAgent, &p.Contact, &p.ContentType}
+		&p.ToURI, &p.ToTag, &p.ViaBranch, &p.UserAgent, &p.Contact, &p.ContentType,
+		&p.FromUser, &p.ToUser, &p.RURIUser, &p.PAIUser}
 	for i, f := range fields {
 		if set&(1<<i) != 0 {
 			*f = r.str()
 		}
 	}
-	if set&(1<<13) != 0 {
+	if set&(1<<20) != 0 {
 		p.CSeq = r.u32()
 	}
-	if set&(1<<14) != 0 { // a field equal to raw's but not the same string
+	if set&(1<<21) != 0 {
+		p.Kind = hepvault.Kind(r.u8())
+	}
+	if set&(1<<22) != 0 { // any value of the column's type, smallint
+		p.StatusCode = int(int16(r.u16()))
+	}
+	if set&(1<<23) != 0 { // a field equal to raw's but not the same string
 		p.CallID = strings.Clone(p.CallID)
 	}
 	return p
@@ -261,31 +317,15 @@ func fuzzAddr(r *fuzzReader, kind byte) netip.Addr {
 	case 1:
 		return netip.AddrFrom4([4]byte(append(r.next(4), make([]byte, 4)...)[:4]))
 	case 2:
-		return netip.AddrFrom16([16]byte(append(r.next(16), make([]byte, 16)...)[:16]))
+		a := netip.AddrFrom16([16]byte(append(r.next(16), make([]byte, 16)...)[:16]))
+		if r.u8()&1 != 0 && !a.Is4In6() {
+			a = a.WithZone("eth0") // not kept
+		}
+		return a
 	case 3:
 		var b [4]byte
 		binary.BigEndian.PutUint32(b[:], r.u32())
 		return netip.AddrFrom16(netip.AddrFrom4(b).As16()) // IPv4-mapped IPv6
 	}
 	return netip.Addr{}
-}
-
-// fixturePackets are the packets of the Kamailio HEPv3 capture as the
-// collector builds them.
-func fixturePackets(tb testing.TB) []hepvault.Packet {
-	tb.Helper()
-	var (
-		dec  hep.Decoder
-		hp   hep.Packet
-		m    sip.Message
-		pkts []hepvault.Packet
-	)
-	for i, rec := range fixture.Load(tb, fixture.HEP3) {
-		if err := dec.Decode(rec.Datagram, &hp); err != nil {
-			tb.Fatalf("record %d: %v", i, err)
-		}
-		err := sip.Parse(hp.Payload, &m)
-		pkts = append(pkts, collector.Build(&hp, &m, err, hp.Time().Add(time.Millisecond), int64(i+1)))
-	}
-	return pkts
 }

@@ -1,7 +1,11 @@
 // Package store is hepvault's PostgreSQL side: it applies the embedded
 // migrations, keeps the daily partitions of packet_blocks ahead of time,
-// writes batches of packets as blocks of up to 128 packets a row (block.go),
-// and answers the queries the API serves.
+// writes batches of packets as blocks of up to 128 packets a row (block.go)
+// with what each holds for every filter (terms.go), spools them to disk while
+// the database is away (writer_spool.go), and answers the queries the API
+// serves by asking the index for the blocks that can match
+// (query_blocks.go). It does not parse SIP: a packet's fields are stored as
+// the collector extracted them.
 // It is the only package that speaks SQL; pgx errors become the root error
 // kinds (hepvault.ErrUnavailable, ...) at this boundary.
 package store

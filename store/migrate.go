@@ -107,5 +107,6 @@ func (db *DB) migrate(ctx context.Context, fsys fs.FS) ([]int, error) {
 		db.log.Info("migration applied", "version", m.version, "name", m.name)
 		done = append(done, m.version)
 	}
-	return done, db.convertLegacy(ctx)
+	db.metaOID.Store(0) // a new schema may have made packet_v1 again
+	return done, nil
 }

@@ -59,7 +59,7 @@ func seededDB(b *testing.B) (*store.DB, []string, time.Time) {
 		b.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "VACUUM ANALYZE packets"); err != nil {
+	if _, err := conn.Exec(ctx, "VACUUM ANALYZE packet_blocks"); err != nil {
 		b.Fatal(err)
 	}
 	return db, callIDs, start

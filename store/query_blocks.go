@@ -2,135 +2,345 @@ package store
 
 import (
 	"context"
-	"slices"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hepvault/hepvault"
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Blocks are read in pages: a first page small enough for "the first 100
-// packets of a window" to cost one short read, growing for long scans.
+// How a query finds its blocks (terms.go says what a block's terms are):
+//
+//   - With no condition that has a term (a window, paging, text), it walks
+//     the blocks of the window in order along packet_blocks_first, in pages
+//     growing from firstBlockPage to maxBlockPage, and stops at the first
+//     block that starts after the n-th packet found.
+//   - Otherwise it first walks up to walkBlocks blocks the same way, testing
+//     each block's terms in the database so that only the blocks that hold
+//     a match are sent and decoded. When at least one block in walkHitRate
+//     held a match (kind=request, method=INVITE, status=486), walking on is
+//     the cheapest way to the next ones, and it walks on.
+//   - Otherwise, or at once for a rare term (a Call-ID, a number), it asks
+//     the term index (packet_blocks_terms) for the keys of the blocks that
+//     hold a match, in order, keysPage at most at a time, and reads those
+//     blocks. After a walk that found some, it asks slice by slice of the
+//     window, each four times as long as the last, starting at four times
+//     the span walked: a value in one block of 20 (status=503) would
+//     otherwise have the index name every block of the window that holds
+//     it, tens of thousands over a week, to read the first hundred.
+//
+// Every packet read is checked against the whole filter (matches): a term
+// says a block may hold a match, not which packet does.
 const (
 	firstBlockPage = 8
 	maxBlockPage   = 512
+	walkBlocks     = 64
+	walkHitRate    = 8
+	keysPage       = 4096
+	minSlice       = time.Minute
 )
-
-// find returns up to n packets that f selects, in (capture time, id) order.
-// It reads the blocks that may hold such packets in order of their first
-// packet and stops at the first block that starts after the n-th packet
-// found: every later block starts later still.
-func (db *DB) find(ctx context.Context, f hepvault.Filter, n int) ([]hepvault.Packet, error) {
-	var q query
-	if lo := lowerBound(f); !lo.IsZero() {
-		lo = floorMicro(lo)
-		q.add("first_at >= ?", lo.Add(-maxBlockSpan))
-		q.add("last_at >= ?", lo)
-	}
-	if !f.To.IsZero() {
-		q.add("first_at < ?", f.To)
-	}
-	if f.CallID != "" {
-		q.add("calls @> ?", []int64{CallHash(cleanText(f.CallID))})
-	}
-	r := result{n: n, f: &f, sorted: true}
-	page := firstBlockPage
-	if f.CallID != "" {
-		page = maxBlockPage // each page looks the call up in the index again
-	}
-	var after *blockKey
-	for {
-		pq := q
-		pq.conds = slices.Clone(q.conds)
-		pq.args = slices.Clone(q.args)
-		if after != nil {
-			pq.add("(first_at, first_id) > (?, ?)", after.at, after.id)
-		}
-		sql := `SELECT first_at, first_id, data FROM packet_blocks` + pq.clause()
-		if f.CallID != "" {
-			// A call's few blocks come from the GIN index. Asked for them in
-			// order with a LIMIT, the planner walks the time index instead,
-			// testing every block of the range; the fence keeps it off.
-			sql = `WITH b AS MATERIALIZED (` + sql + `) SELECT * FROM b`
-		}
-		sql += ` ORDER BY first_at, first_id LIMIT ` + strconv.Itoa(page)
-		read, done, err := db.readBlocks(ctx, sql, pq.args, &r, &after)
-		if err != nil {
-			return nil, err
-		}
-		if done || read < page {
-			break
-		}
-		page = min(4*page, maxBlockPage)
-	}
-	return r.final(), nil
-}
 
 type blockKey struct {
 	at time.Time
 	id int64
 }
 
-// readBlocks decodes the blocks sql returns into r, remembering the last
-// one read in after. done reports that no later block can matter.
-func (db *DB) readBlocks(ctx context.Context, sql string, args []any, r *result, after **blockKey) (int, bool, error) {
-	rows, err := db.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return 0, false, interpretError("query packets", err)
+// find returns up to n packets that f selects, in (capture time, id) order.
+func (db *DB) find(ctx context.Context, f hepvault.Filter, n int) ([]hepvault.Packet, error) {
+	if f.Text != "" && (f.From.IsZero() || f.To.IsZero() || f.To.Sub(f.From) > hepvault.MaxTextWindow) {
+		return nil, fmt.Errorf("%w: text is searched by reading every message of the window, so it needs from and to at most %s apart",
+			hepvault.ErrInvalid, hepvault.MaxTextWindow)
 	}
-	defer rows.Close()
-	binary := rows.FieldDescriptions()[2].Format == pgx.BinaryFormatCode
-	var (
-		key  blockKey
-		data []byte
-		read int
-	)
-	for rows.Next() {
-		if binary {
-			// The block is decoded before the next row overwrites it;
-			// kept packets copy what they need.
-			if err := rows.Scan(&key.at, &key.id, nil); err != nil {
-				return 0, false, interpretError("read packets", err)
+	c, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return nil, interpretError("query packets", err)
+	}
+	defer c.Release()
+	q := blockQuery{conn: c.Conn().PgConn(), f: &f, groups: termGroups(&f), r: result{n: n, f: &f, sorted: true}}
+	if err := q.run(ctx); err != nil {
+		return nil, interpretError("query packets", err)
+	}
+	return q.r.final(), nil
+}
+
+// blockQuery is one find in progress.
+type blockQuery struct {
+	conn                  *pgconn.PgConn
+	f                     *hepvault.Filter
+	groups                [][]int32
+	r                     result
+	after                 *blockKey // the last block read
+	done                  bool      // no later block can matter
+	blocksRead, blocksHit int       // blocks read, and those that held a match
+}
+
+func (q *blockQuery) run(ctx context.Context) error {
+	if len(q.groups) == 0 {
+		return q.walk(ctx, -1)
+	}
+	if rareTerms(q.f) {
+		return q.lookup(ctx, time.Time{}, 0)
+	}
+	start := lowerBound(*q.f)
+	if err := q.walk(ctx, walkBlocks); err != nil || q.done {
+		return err
+	}
+	switch {
+	case q.blocksHit*walkHitRate >= q.blocksRead:
+		return q.walk(ctx, -1)
+	case q.blocksHit == 0:
+		return q.lookup(ctx, time.Time{}, 0) // rare after all
+	}
+	// Slices start where the walk stopped: at the last block read, which
+	// the key query passes over (q.after), so the next block is in them.
+	slice := minSlice
+	if !start.IsZero() && q.after != nil {
+		slice = max(slice, 4*q.after.at.Sub(start))
+	}
+	return q.lookup(ctx, q.after.at, slice)
+}
+
+// window adds the conditions on a block's time that f and the blocks read
+// so far set, for a block table aliased b.
+func (q *blockQuery) window(p *params) string {
+	var conds []string
+	if lo := lowerBound(*q.f); !lo.IsZero() {
+		lo = floorMicro(lo)
+		conds = append(conds, "b.first_at >= "+p.time(lo.Add(-maxBlockSpan)), "b.last_at >= "+p.time(lo))
+	}
+	if !q.f.To.IsZero() {
+		conds = append(conds, "b.first_at < "+p.time(q.f.To))
+	}
+	if q.after != nil {
+		conds = append(conds, "(b.first_at, b.first_id) > ("+p.time(q.after.at)+", "+p.int8(q.after.id)+")")
+	}
+	if len(conds) == 0 {
+		return "true"
+	}
+	return strings.Join(conds, " AND ")
+}
+
+// hit is the condition on b.terms that a block holding a match meets.
+func (q *blockQuery) hit(p *params) string {
+	if len(q.groups) == 0 {
+		return "true"
+	}
+	conds := make([]string, len(q.groups))
+	for i, g := range q.groups {
+		op := " && "
+		if len(g) == 1 {
+			op = " @> "
+		}
+		conds[i] = "b.terms" + op + p.int4s(g)
+	}
+	return strings.Join(conds, " AND ")
+}
+
+// packets is the expression that sends the packets of block b that may
+// match: those that pass the conditions PostgreSQL can test on a packet's
+// own fields, which are a looser form of matches (users and times are left
+// to it). A block of 60 packets that holds one INVITE then
+// sends one packet, not 60 to decode.
+func (q *blockQuery) packets(p *params) string {
+	f := q.f
+	var conds []string
+	in := func(col string, elemOID, arrayOID uint32, elems [][]byte) {
+		if len(elems) > 0 {
+			conds = append(conds, col+" = ANY("+p.array(elemOID, arrayOID, elems)+")")
+		}
+	}
+	int2s := func(n int, at func(int) int) [][]byte {
+		var e [][]byte
+		for i := range n {
+			e = append(e, binary.BigEndian.AppendUint16(nil, uint16(at(i))))
+		}
+		return e
+	}
+	in("p.kind", oidInt2, oidInt2Array, int2s(len(f.Kinds), func(i int) int { return int(f.Kinds[i]) }))
+	in("p.status_code", oidInt2, oidInt2Array, int2s(len(f.Statuses), func(i int) int { return f.Statuses[i] }))
+	in("p.status_code / 100", oidInt2, oidInt2Array, int2s(len(f.StatusClasses), func(i int) int { return int(f.StatusClasses[i]) }))
+	var e [][]byte
+	for _, m := range f.Methods {
+		e = append(e, []byte(cleanText(m)))
+	}
+	in("p.method", oidText, oidTextArray, e)
+	e = nil
+	for _, c := range f.CaptureIDs {
+		e = append(e, binary.BigEndian.AppendUint64(nil, uint64(c)))
+	}
+	in("p.capture_id", oidInt8, oidInt8Array, e)
+	addrs := func(as []netip.Addr) [][]byte {
+		var e [][]byte
+		for _, a := range as {
+			var enc metaEncoder
+			enc.inet(a)
+			e = append(e, enc.b[8:]) // past the OID and length
+		}
+		return e
+	}
+	in("p.src_ip", oidInet, oidInetArray, addrs(f.SrcIPs))
+	in("p.dst_ip", oidInet, oidInetArray, addrs(f.DstIPs))
+	if len(f.IPs) > 0 {
+		ips := p.array(oidInet, oidInetArray, addrs(f.IPs))
+		conds = append(conds, "(p.src_ip = ANY("+ips+") OR p.dst_ip = ANY("+ips+"))")
+	}
+	if f.CallID != "" {
+		conds = append(conds, "p.call_id = "+p.add(oidText, []byte(cleanText(f.CallID))))
+	}
+	if f.CorrelationID != "" {
+		conds = append(conds, "p.correlation_id = "+p.add(oidText, []byte(cleanText(f.CorrelationID))))
+	}
+	if f.Text != "" {
+		conds = append(conds, "position("+p.add(oidBytea, []byte(f.Text))+" in p.raw) > 0")
+	}
+	if len(conds) == 0 {
+		return "b.packets"
+	}
+	return "ARRAY(SELECT p FROM unnest(b.packets) AS p WHERE " + strings.Join(conds, " AND ") + ")"
+}
+
+// walk reads the blocks of the window in order, up to limit of them (-1:
+// all), sending only those whose terms hold a match.
+func (q *blockQuery) walk(ctx context.Context, limit int) error {
+	page := firstBlockPage
+	for !q.done && limit != 0 {
+		if limit > 0 {
+			page = min(page, limit)
+		}
+		var p params
+		sql := `SELECT b.first_at, b.first_id, b.format, CASE WHEN ` + q.hit(&p) + ` THEN ` + q.packets(&p) + ` END
+			FROM packet_blocks b WHERE ` + q.window(&p) + ` ORDER BY b.first_at, b.first_id LIMIT ` + strconv.Itoa(page)
+		read, err := q.read(ctx, sql, &p)
+		if err != nil {
+			return err
+		}
+		if read < page {
+			q.done = true
+		}
+		if limit > 0 {
+			limit -= read
+		}
+		page = min(4*page, maxBlockPage)
+	}
+	return nil
+}
+
+// lookup reads the blocks the term index names, in order: with slice 0
+// from the whole window at once, else in slices of the window from sliceAt
+// on, the first slice long, each next four times longer.
+func (q *blockQuery) lookup(ctx context.Context, sliceAt time.Time, slice time.Duration) error {
+	for !q.done {
+		var p params
+		cond := q.window(&p) + ` AND ` + q.hit(&p)
+		var sliceEnd time.Time
+		if slice > 0 {
+			sliceEnd = sliceAt.Add(slice)
+			end := q.f.To
+			if end.IsZero() {
+				end = time.Now() // and whatever an agent's clock put later
 			}
-			data = rows.RawValues()[2]
-		} else if err := rows.Scan(&key.at, &key.id, &data); err != nil {
-			return 0, false, interpretError("read packets", err)
+			if !sliceEnd.Before(end) {
+				slice = 0 // the last slice: the rest of the window
+			} else {
+				cond += ` AND b.first_at < ` + p.time(sliceEnd)
+			}
+		}
+		// The fence keeps the planner from walking packet_blocks_first
+		// under the LIMIT, testing every block of the window.
+		sql := `WITH k AS MATERIALIZED (SELECT b.first_at, b.first_id FROM packet_blocks b WHERE ` + cond + `)
+			SELECT first_at, first_id FROM k ORDER BY first_at, first_id LIMIT ` + strconv.Itoa(keysPage)
+		var keys []blockKey
+		err := each(ctx, q.conn, sql, &p, func(v [][]byte) error {
+			at, ok := fromPGTime(v[0])
+			if !ok || len(v[1]) != 8 {
+				return errBadBlock
+			}
+			keys = append(keys, blockKey{at, int64(beUint64(v[1]))})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := q.readKeys(ctx, keys); err != nil {
+			return err
+		}
+		if len(keys) == keysPage {
+			continue // the rest of this slice, after the last block read
+		}
+		if slice == 0 {
+			return nil
+		}
+		if q.after == nil || q.after.at.Before(sliceEnd) {
+			// The next slice starts at sliceEnd; q.after may lie before it.
+			k := blockKey{at: sliceEnd.Add(-time.Microsecond), id: math.MaxInt64}
+			q.after = &k
+		}
+		sliceAt, slice = sliceEnd, 4*slice
+	}
+	return nil
+}
+
+// readKeys reads the blocks of keys, in their order, in growing pages,
+// until no later block can matter.
+func (q *blockQuery) readKeys(ctx context.Context, keys []blockKey) error {
+	page := firstBlockPage
+	for len(keys) > 0 && !q.done {
+		k := keys[:min(page, len(keys))]
+		keys = keys[len(k):]
+		if q.r.full() && k[0].at.After(q.r.nth()) {
+			q.done = true
+			return nil
+		}
+		ats, ids := make([]time.Time, len(k)), make([]int64, len(k))
+		for i := range k {
+			ats[i], ids[i] = k[i].at, k[i].id
+		}
+		var p params
+		sql := `SELECT b.first_at, b.first_id, b.format, ` + q.packets(&p) + `
+			FROM unnest(` + p.times(ats) + `::timestamptz[], ` + p.int8s(ids) + `::int8[]) AS k(at, id)
+			JOIN packet_blocks b ON b.first_at = k.at AND b.first_id = k.id
+			WHERE b.first_at >= ` + p.time(ats[0]) + ` AND b.first_at <= ` + p.time(ats[len(ats)-1]) + `
+			ORDER BY b.first_at, b.first_id`
+		if _, err := q.read(ctx, sql, &p); err != nil {
+			return err
+		}
+		page = min(4*page, maxBlockPage)
+	}
+	return nil
+}
+
+// read decodes the blocks sql returns (first_at, first_id, format,
+// packets; packets NULL for a block that holds no match) into q.r and returns how
+// many it read. It sets q.done at a block that starts after the n-th packet
+// found: every later block starts later still.
+func (q *blockQuery) read(ctx context.Context, sql string, p *params) (int, error) {
+	read := 0
+	err := each(ctx, q.conn, sql, p, func(v [][]byte) error {
+		at, ok := fromPGTime(v[0])
+		if !ok || len(v[1]) != 8 || len(v[2]) != 2 {
+			return errBadBlock
+		}
+		key := blockKey{at, int64(beUint64(v[1]))}
+		if q.r.full() && key.at.After(q.r.nth()) {
+			q.done = true
+			return errStop
 		}
 		read++
-		k := key
-		*after = &k
-		if r.full() && key.at.After(r.nth()) {
-			return read, true, nil
+		q.blocksRead++
+		q.after = &key
+		if v[3] == nil {
+			return nil // no match in it
 		}
-		if err := r.addBlock(data); err != nil {
-			return 0, false, interpretError("read packets", err)
-		}
+		q.blocksHit++
+		return q.r.addBlock(int16(beUint16(v[2])), v[3])
+	})
+	if err == errStop {
+		err = nil
 	}
-	if err := rows.Err(); err != nil {
-		return 0, false, interpretError("read packets", err)
-	}
-	return read, false, nil
-}
-
-// query builds a WHERE clause whose values all travel as parameters.
-type query struct {
-	conds []string
-	args  []any
-}
-
-func (q *query) add(cond string, vals ...any) {
-	for _, v := range vals {
-		q.args = append(q.args, v)
-		cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(q.args)), 1)
-	}
-	q.conds = append(q.conds, cond)
-}
-
-func (q *query) clause() string {
-	if len(q.conds) == 0 {
-		return ""
-	}
-	return " WHERE " + strings.Join(q.conds, " AND ")
+	return read, err
 }

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"encoding/binary"
+	"errors"
 	"slices"
 	"time"
 
@@ -20,25 +22,25 @@ type result struct {
 }
 
 // addBlock decodes a block and keeps the packets the filter selects.
-func (r *result) addBlock(data []byte) error {
+func (r *result) addBlock(format int16, packets []byte) error {
 	d := &r.dec
-	d.reset(data)
-	d.keysOnly = true
+	if err := d.reset(format, packets); err != nil {
+		return err
+	}
 	var p hepvault.Packet
-	for d.next(&p) {
+	for d.more() {
+		if err := d.next(&p); err != nil {
+			return err
+		}
 		if r.full() && comparePackets(&p, &r.pkts[r.n-1]) > 0 {
 			break // the rest of the block sorts later still
 		}
-		if !matchesKeys(r.f, &p) {
-			continue
+		if matches(r.f, &p) {
+			own(&p)
+			r.add(p)
 		}
-		d.headers(&p)
-		if !matchesHeaders(r.f, &p) {
-			continue
-		}
-		r.add(p)
 	}
-	return d.Err()
+	return nil
 }
 
 func (r *result) add(p hepvault.Packet) {
@@ -82,29 +84,6 @@ func (r *result) final() []hepvault.Packet {
 	return r.pkts
 }
 
-// matchesKeys applies the filter's conditions on fields a block gives
-// without parsing the message.
-func matchesKeys(f *hepvault.Filter, p *hepvault.Packet) bool {
-	switch {
-	case !f.From.IsZero() && p.CapturedAt.Before(f.From),
-		!f.To.IsZero() && !p.CapturedAt.Before(f.To),
-		f.After != nil && comparePackets(p, &hepvault.Packet{CapturedAt: f.After.CapturedAt, ID: f.After.ID}) <= 0,
-		f.Kind != nil && p.Kind != *f.Kind,
-		f.Status != 0 && p.StatusCode != f.Status,
-		f.SrcIP.IsValid() && p.SrcIP != f.SrcIP,
-		f.DstIP.IsValid() && p.DstIP != f.DstIP,
-		f.CaptureID != nil && p.CaptureID != *f.CaptureID:
-		return false
-	}
-	return true
-}
-
-// matchesHeaders applies the conditions on parsed header fields, which read
-// back made valid UTF-8 (cleanText): so is a Call-ID asked for.
-func matchesHeaders(f *hepvault.Filter, p *hepvault.Packet) bool {
-	return (f.Method == "" || p.Method == cleanText(f.Method)) && (f.CallID == "" || p.CallID == cleanText(f.CallID))
-}
-
 // lowerBound is the earliest capture time f can select; zero for none.
 func lowerBound(f hepvault.Filter) time.Time {
 	lo := f.From
@@ -113,3 +92,8 @@ func lowerBound(f hepvault.Filter) time.Time {
 	}
 	return lo
 }
+
+var errStop = errors.New("store: stop reading")
+
+func beUint64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
+func beUint16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }

@@ -36,6 +36,21 @@ type DB struct {
 	// notReady is set by Connect until Prepare succeeds (connect.go).
 	notReady   atomic.Bool
 	prepareErr atomic.Pointer[error] // the last failed Prepare, for health answers
+	metaOID    atomic.Uint32         // packet_v1's OID, looked up once (packetTypeOID)
+}
+
+// packetTypeOID is the OID of packet_v1 in this database, which a binary
+// packet_v1[] names (block.go).
+func (db *DB) packetTypeOID(ctx context.Context) (uint32, error) {
+	if oid := db.metaOID.Load(); oid != 0 {
+		return oid, nil
+	}
+	var oid uint32
+	if err := db.pool.QueryRow(ctx, `SELECT 'packet_v1'::regtype::oid`).Scan(&oid); err != nil {
+		return 0, err
+	}
+	db.metaOID.Store(oid)
+	return oid, nil
 }
 
 // Open connects to the database and checks that it answers. It does not

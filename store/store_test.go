@@ -195,8 +195,11 @@ func TestPackets_Filters(t *testing.T) {
 	ok := packet(at.Add(time.Millisecond), hepvault.KindResponse, "", 200, "f1")
 	reg := packet(at.Add(2*time.Millisecond), hepvault.KindRequest, "REGISTER", 0, "f2")
 	reg.SrcIP, reg.CaptureID = netip.MustParseAddr("192.0.2.9"), 7
+	inv.FromUser, inv.ToUser, inv.RURIUser, inv.PAIUser = "alice", "+49 30 7741528", "49307741528", "+4930111"
+	inv.CorrelationID = "corr-9"
+	ok.FromUser, ok.ToUser = "alice", "+49-30-7741528"
+	reg.FromUser, reg.ToUser, reg.RURIUser = "bob", "bob", ""
 	write(t, db, inv, ok, reg)
-	kindResp, cid := hepvault.KindResponse, uint32(7)
 	f := func(name string, filter hepvault.Filter, wantIDs ...int64) {
 		t.Helper()
 		filter.Limit = 10
@@ -213,16 +216,39 @@ func TestPackets_Filters(t *testing.T) {
 			}
 		}
 	}
-	f("kind", hepvault.Filter{Kind: &kindResp}, ok.ID)
-	f("method", hepvault.Filter{Method: "REGISTER"}, reg.ID)
-	f("status", hepvault.Filter{Status: 200}, ok.ID)
+	ip := netip.MustParseAddr
+	f("kind", hepvault.Filter{Kinds: []hepvault.Kind{hepvault.KindResponse}}, ok.ID)
+	f("kinds", hepvault.Filter{Kinds: []hepvault.Kind{hepvault.KindResponse, hepvault.KindRequest}}, inv.ID, ok.ID, reg.ID)
+	f("method", hepvault.Filter{Methods: []string{"REGISTER"}}, reg.ID)
+	f("methods", hepvault.Filter{Methods: []string{"REGISTER", "INVITE"}}, inv.ID, reg.ID)
+	f("method none", hepvault.Filter{Methods: []string{"PRACK"}})
+	f("status", hepvault.Filter{Statuses: []int{200}}, ok.ID)
+	f("statuses", hepvault.Filter{Statuses: []int{486, 200}}, ok.ID)
+	f("status none", hepvault.Filter{Statuses: []int{503}})
+	f("status_class", hepvault.Filter{StatusClasses: []hepvault.StatusClass{hepvault.ClassOf(200)}}, ok.ID)
+	f("status_class none", hepvault.Filter{StatusClasses: []hepvault.StatusClass{hepvault.ClassOf(404)}})
 	f("call_id", hepvault.Filter{CallID: "f1"}, inv.ID, ok.ID)
-	f("src_ip", hepvault.Filter{SrcIP: netip.MustParseAddr("192.0.2.9")}, reg.ID)
-	f("dst_ip", hepvault.Filter{DstIP: netip.MustParseAddr("2001:db8::2")}, inv.ID, ok.ID, reg.ID)
-	f("capture_id", hepvault.Filter{CaptureID: &cid}, reg.ID)
+	f("correlation_id", hepvault.Filter{CorrelationID: "corr-9"}, inv.ID)
+	f("src_ip", hepvault.Filter{SrcIPs: []netip.Addr{ip("192.0.2.9")}}, reg.ID)
+	f("dst_ip", hepvault.Filter{DstIPs: []netip.Addr{ip("2001:db8::2")}}, inv.ID, ok.ID, reg.ID)
+	f("ip as source", hepvault.Filter{IPs: []netip.Addr{ip("192.0.2.9")}}, reg.ID)
+	f("ip as destination", hepvault.Filter{IPs: []netip.Addr{ip("2001:db8::2")}}, inv.ID, ok.ID, reg.ID)
+	f("ip none", hepvault.Filter{IPs: []netip.Addr{ip("192.0.2.99")}})
+	f("capture_id", hepvault.Filter{CaptureIDs: []uint32{7}}, reg.ID)
+	f("capture_ids", hepvault.Filter{CaptureIDs: []uint32{7, 4242}}, inv.ID, ok.ID, reg.ID)
+	f("from_user", hepvault.Filter{FromUser: "alice"}, inv.ID, ok.ID)
+	f("to_user number", hepvault.Filter{ToUser: "+49307741528"}, inv.ID, ok.ID)
+	f("to_user number, separators", hepvault.Filter{ToUser: "49 (30) 774-1528"}, inv.ID, ok.ID)
+	f("to_user name is exact", hepvault.Filter{ToUser: "Bob"})
+	f("ruri_user", hepvault.Filter{RURIUser: "+49 30 7741528"}, inv.ID)
+	f("user from any", hepvault.Filter{User: "bob"}, reg.ID)
+	f("user pai", hepvault.Filter{User: "4930111"}, inv.ID)
+	f("user number", hepvault.Filter{User: "+49307741528"}, inv.ID, ok.ID)
+	f("user and method", hepvault.Filter{User: "+49307741528", Methods: []string{"INVITE"}}, inv.ID)
+	f("text", hepvault.Filter{Text: "REGISTER sip", From: at.Add(-time.Hour), To: at.Add(time.Hour)}, reg.ID)
 	// Filter values are parameters, never SQL.
 	f("injection call_id", hepvault.Filter{CallID: "f1' OR '1'='1"})
-	f("injection method", hepvault.Filter{Method: "INVITE'; DROP TABLE packets; --"})
+	f("injection method", hepvault.Filter{Methods: []string{"INVITE'; DROP TABLE packets; --"}})
 	f("after injection", hepvault.Filter{}, inv.ID, ok.ID, reg.ID)
 }
 

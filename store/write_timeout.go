@@ -13,13 +13,13 @@ import (
 // overflows. A write that times out counts as the database being
 // unavailable, so its batch is retried and then spooled like any other.
 
-func (w *Writer) writeBounded(ctx context.Context, pkts []hepvault.Packet) error {
-	return w.bounded(ctx, func(ctx context.Context) error { return w.WriteBatch(ctx, pkts) })
+func (w *Writer) writeBounded(ctx context.Context, batch encoded) error {
+	return w.bounded(ctx, func(ctx context.Context) error { return w.writeEncoded(ctx, batch) })
 }
 
-func (w *Writer) writeOnceBounded(ctx context.Context, pkts []hepvault.Packet) error {
+func (w *Writer) writeOnceBounded(ctx context.Context, batch encoded) error {
 	return w.bounded(ctx, func(ctx context.Context) error {
-		_, err := w.WriteBatchOnce(ctx, pkts)
+		_, err := w.writeEncodedOnce(ctx, batch)
 		return err
 	})
 }

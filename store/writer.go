@@ -69,6 +69,12 @@ type Writer struct {
 	spooled, replayed atomic.Uint64
 	spoolDropped      [numSpoolDrops]atomic.Uint64
 	lastSpoolFullLog  atomic.Int64
+	spoolBuf          []byte // the spool form of a batch; used by Run's goroutine only
+	// queueFilling reports that Run's input channel is over half full: a
+	// batch then goes to the spool at its first failed write, not after
+	// SpoolAfter, which at 100,000 packets a second is longer than the
+	// collector's queue lasts.
+	queueFilling func() bool
 }
 
 // NewWriter returns a writer into db.
@@ -91,7 +97,8 @@ func NewWriter(db *DB, cfg WriterConfig) *Writer {
 	if cfg.MaxRetryInterval < cfg.RetryInterval {
 		cfg.MaxRetryInterval = cfg.RetryInterval
 	}
-	return &Writer{db: db, cfg: cfg, log: db.log, spool: cfg.Spool, spoolWake: make(chan struct{}, 1)}
+	return &Writer{db: db, cfg: cfg, log: db.log, spool: cfg.Spool, spoolWake: make(chan struct{}, 1),
+		queueFilling: func() bool { return false }}
 }
 
 // Stats returns the writer's counters.
@@ -115,10 +122,11 @@ func (w *Writer) Stats() WriterStats {
 // the error. With a spool, once ctx is done everything still arriving is
 // spooled rather than lost.
 func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
-	defer goUntilStopped(ctx, w.cleanCallIndexLoop)()
+	defer goUntilStopped(ctx, w.cleanTermIndexLoop)()
 	if w.spool != nil {
 		defer goUntilStopped(ctx, w.replay)()
 	}
+	w.queueFilling = func() bool { return 2*len(in) > cap(in) }
 	batch := make([]hepvault.Packet, 0, w.cfg.BatchSize)
 	tick := time.NewTicker(w.cfg.FlushInterval)
 	defer tick.Stop()
@@ -127,10 +135,12 @@ func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
 			return nil
 		}
 		var err error
+		// Encoded once: the same blocks go to the database or the spool.
+		enc := newEncoded(batch)
 		if w.spool != nil {
-			w.writeOrSpool(ctx, batch)
+			w.writeOrSpool(ctx, enc)
 		} else {
-			err = w.writeWithRetry(ctx, batch, 0)
+			err = w.writeWithRetry(ctx, enc, 0)
 		}
 		clear(batch) // drop references to the raw payloads
 		batch = batch[:0]
@@ -174,13 +184,13 @@ func goUntilStopped(ctx context.Context, fn func(context.Context)) (stop func())
 // writeWithRetry writes batch, retrying while the database is unavailable
 // for up to patience (0: until ctx is done). It returns the last error when
 // it gives up.
-func (w *Writer) writeWithRetry(ctx context.Context, batch []hepvault.Packet, patience time.Duration) error {
+func (w *Writer) writeWithRetry(ctx context.Context, batch encoded, patience time.Duration) error {
 	return w.retryWrite(ctx, batch, patience, false)
 }
 
 // retryWrite is writeWithRetry; mayBeStored says some packets of batch may
 // be in the database already, so every write skips stored ones.
-func (w *Writer) retryWrite(ctx context.Context, batch []hepvault.Packet, patience time.Duration, mayBeStored bool) error {
+func (w *Writer) retryWrite(ctx context.Context, batch encoded, patience time.Duration, mayBeStored bool) error {
 	var deadline time.Time
 	if patience > 0 {
 		deadline = time.Now().Add(patience)
@@ -204,18 +214,24 @@ func (w *Writer) retryWrite(ctx context.Context, batch []hepvault.Packet, patien
 		if !errors.Is(err, hepvault.ErrUnavailable) {
 			// Not the database being away: some row is refused. Write row by
 			// row so that one bad row costs only itself.
-			w.log.Error("batch refused; writing it row by row", "packets", len(batch), "err", err)
-			return w.writeOneByOne(ctx, batch, patienceLeft(deadline), mayBeStored)
+			w.log.Error("batch refused; writing it packet by packet", "packets", batch.packets, "err", err)
+			pkts, derr := batch.decode()
+			if derr != nil {
+				w.rejected.Add(uint64(batch.packets))
+				w.log.Error("batch not stored: its blocks do not decode", "packets", batch.packets, "err", derr)
+				return nil
+			}
+			return w.writeOneByOne(ctx, pkts, patienceLeft(deadline), mayBeStored)
 		}
 		if !deadline.IsZero() {
 			left := time.Until(deadline)
-			if left <= 0 {
+			if left <= 0 || w.queueFilling() {
 				return err
 			}
 			wait = min(wait, left)
 		}
 		w.retries.Add(1)
-		w.log.Warn("database unavailable; retrying batch", "packets", len(batch), "retry_in_s", wait.Seconds(), "err", err)
+		w.log.Warn("database unavailable; retrying batch", "packets", batch.packets, "retry_in_s", wait.Seconds(), "err", err)
 		select {
 		case <-ctx.Done():
 			return errors.Join(err, ctx.Err())
@@ -238,16 +254,17 @@ func patienceLeft(deadline time.Time) time.Duration {
 // earlier part from being counted as refused.
 func (w *Writer) writeOneByOne(ctx context.Context, batch []hepvault.Packet, patience time.Duration, mayBeStored bool) error {
 	for i := range batch {
+		one := newEncoded(batch[i : i+1])
 		var err error
 		if mayBeStored {
-			err = w.writeOnceBounded(ctx, batch[i:i+1])
+			err = w.writeOnceBounded(ctx, one)
 		} else {
-			err = w.writeBounded(ctx, batch[i:i+1])
+			err = w.writeBounded(ctx, one)
 		}
 		if err != nil {
 			if errors.Is(err, hepvault.ErrUnavailable) || ctx.Err() != nil {
 				// The failed write's outcome is unknown.
-				return w.retryWrite(ctx, batch[i:], patience, true)
+				return w.retryWrite(ctx, newEncoded(batch[i:]), patience, true)
 			}
 			w.rejected.Add(1)
 			w.log.Error("packet refused by the database", "id", batch[i].ID, "call_id", batch[i].CallID, "err", err)
@@ -260,20 +277,24 @@ func (w *Writer) writeOneByOne(ctx context.Context, batch []hepvault.Packet, pat
 // making any partitions their days need. A batch written again, or a block
 // whose first packet is stored already, stores nothing twice.
 func (w *Writer) WriteBatch(ctx context.Context, pkts []hepvault.Packet) error {
+	return w.writeEncoded(ctx, newEncoded(pkts))
+}
+
+func (w *Writer) writeEncoded(ctx context.Context, batch encoded) error {
 	start := time.Now()
-	if err := w.ensurePartitions(ctx, start, pkts); err != nil {
+	if err := w.ensurePartitions(ctx, start, batch.blocks); err != nil {
 		return err
 	}
-	n, err := w.insertBlocks(ctx, w.db.pool, pkts)
+	n, err := w.db.insertBlocksPool(ctx, batch.blocks)
 	if err != nil {
 		return interpretError("write packets", err) // nothing committed
 	}
 	w.stored.Add(uint64(n))
-	if n < int64(len(pkts)) {
+	if n < int64(batch.packets) {
 		// A block collided with a stored one: the batch was written before
 		// (then nothing is new) or its packets overlap stored ones. Store
 		// each packet that is not stored yet.
-		_, err := w.WriteBatchOnce(ctx, pkts)
+		_, err := w.writeEncodedOnce(ctx, batch)
 		return err
 	}
 	w.batches.Add(1)
@@ -281,11 +302,12 @@ func (w *Writer) WriteBatch(ctx context.Context, pkts []hepvault.Packet) error {
 	return nil
 }
 
-// ensurePartitions makes the partitions of the days pkts fall on.
-func (w *Writer) ensurePartitions(ctx context.Context, now time.Time, pkts []hepvault.Packet) error {
+// ensurePartitions makes the partitions of the days blocks fall on (a block
+// lies within one day).
+func (w *Writer) ensurePartitions(ctx context.Context, now time.Time, blocks []block) error {
 	days := map[time.Time]struct{}{}
-	for i := range pkts {
-		days[pkts[i].CapturedAt.UTC().Truncate(day)] = struct{}{}
+	for i := range blocks {
+		days[dayOf(blocks[i].firstAt)] = struct{}{}
 	}
 	return w.db.parts.ensureFor(ctx, now, days)
 }

@@ -32,14 +32,14 @@ func SpoolDrops() []SpoolDrop { return []SpoolDrop{SpoolFull, SpoolFailed} }
 // batches, new ones go behind them, so the database gets them in order.
 // Only this goroutine appends: once it sees the spool empty, the replayer
 // has committed everything, and writing directly keeps the order.
-func (w *Writer) writeOrSpool(ctx context.Context, batch []hepvault.Packet) {
+func (w *Writer) writeOrSpool(ctx context.Context, batch encoded) {
 	if ctx.Err() == nil && w.spool.Empty() {
 		err := w.writeWithRetry(ctx, batch, w.cfg.SpoolAfter)
 		if err == nil {
 			return
 		}
 		w.log.Warn("database unavailable; spooling batches to disk until it answers",
-			"packets", len(batch), "spool_dir", w.spool.Dir(), "err", err)
+			"packets", batch.packets, "spool_dir", w.spool.Dir(), "err", err)
 		w.toSpool(ctx, batch, true)
 		return
 	}
@@ -49,16 +49,17 @@ func (w *Writer) writeOrSpool(ctx context.Context, batch []hepvault.Packet) {
 // toSpool appends batch to the spool, or counts it as dropped. tried says
 // whether a write of it was attempted: its outcome may be unknown, so the
 // replay must not store it twice.
-func (w *Writer) toSpool(ctx context.Context, batch []hepvault.Packet, tried bool) {
+func (w *Writer) toSpool(ctx context.Context, batch encoded, tried bool) {
+	w.spoolBuf = appendEncoded(w.spoolBuf[:0], batch)
 	var err error
 	if tried {
-		err = w.spool.Append(batch)
+		err = w.spool.Append(w.spoolBuf, batch.packets)
 	} else {
-		err = w.spool.AppendUnwritten(batch)
+		err = w.spool.AppendUnwritten(w.spoolBuf, batch.packets)
 	}
 	switch {
 	case err == nil:
-		w.spooled.Add(uint64(len(batch)))
+		w.spooled.Add(uint64(batch.packets))
 		select {
 		case w.spoolWake <- struct{}{}:
 		default: // the replayer has a wake-up pending already
@@ -70,17 +71,17 @@ func (w *Writer) toSpool(ctx context.Context, batch []hepvault.Packet, tried boo
 		if !tried && ctx.Err() == nil && w.writeWithRetry(ctx, batch, time.Nanosecond) == nil {
 			return
 		}
-		w.spoolDropped[SpoolFull].Add(uint64(len(batch)))
+		w.spoolDropped[SpoolFull].Add(uint64(batch.packets))
 		// Once per 10 s: while the spool is full every batch ends here.
 		now := time.Now().UnixNano()
 		if last := w.lastSpoolFullLog.Load(); now-last > int64(10*time.Second) && w.lastSpoolFullLog.CompareAndSwap(last, now) {
 			w.log.Error("spool full: dropping batches until the database answers; raise --spool-max-bytes or bring the database back",
-				"packets", len(batch), "dropped_total", w.spoolDropped[SpoolFull].Load(), "err", err)
+				"packets", batch.packets, "dropped_total", w.spoolDropped[SpoolFull].Load(), "err", err)
 		}
 	default:
-		w.spoolDropped[SpoolFailed].Add(uint64(len(batch)))
+		w.spoolDropped[SpoolFailed].Add(uint64(batch.packets))
 		w.log.Error("spool not writable: batch dropped; check the disk under the spool folder",
-			"packets", len(batch), "spool_dir", w.spool.Dir(), "err", err)
+			"packets", batch.packets, "spool_dir", w.spool.Dir(), "err", err)
 	}
 }
 
@@ -104,7 +105,18 @@ func (w *Writer) replay(ctx context.Context) {
 			}
 			continue
 		}
-		if err := w.replayBatch(ctx, rec.Packets, rec.MayBeStored || retrying); err != nil {
+		batch, err := readEncoded(rec.Data, rec.Packets)
+		if err != nil {
+			// The record's checksum held, so these bytes are what was
+			// spooled: a bug, not a disk fault. Counted, logged, passed.
+			w.rejected.Add(uint64(rec.Packets))
+			w.log.Error("spooled batch unreadable; its packets are lost", "packets", rec.Packets, "err", err)
+			if err := w.spool.Commit(rec); err != nil {
+				w.log.Warn("spool checkpoint not written", "err", err)
+			}
+			continue
+		}
+		if err := w.replayBatch(ctx, batch, rec.MayBeStored || retrying); err != nil {
 			if ctx.Err() != nil {
 				return // not committed: the next run replays it
 			}
@@ -118,7 +130,7 @@ func (w *Writer) replay(ctx context.Context) {
 			continue
 		}
 		wait, retrying = w.cfg.RetryInterval, false
-		w.replayed.Add(uint64(len(rec.Packets)))
+		w.replayed.Add(uint64(rec.Packets))
 		if err := w.spool.Commit(rec); err != nil {
 			// The batch is stored; at worst it is replayed again, once.
 			w.log.Warn("spool checkpoint not written", "err", err)
@@ -137,19 +149,25 @@ func (w *Writer) replay(ctx context.Context) {
 // turns to WriteBatchOnce itself. A
 // packet the database refuses is counted and logged, as on the direct path;
 // an unavailable database is returned for the replayer to wait on.
-func (w *Writer) replayBatch(ctx context.Context, pkts []hepvault.Packet, mayBeStored bool) error {
+func (w *Writer) replayBatch(ctx context.Context, batch encoded, mayBeStored bool) error {
 	var err error
 	if mayBeStored {
-		err = w.writeOnceBounded(ctx, pkts)
+		err = w.writeOnceBounded(ctx, batch)
 	} else {
-		err = w.writeBounded(ctx, pkts)
+		err = w.writeBounded(ctx, batch)
 	}
 	if err == nil || errors.Is(err, hepvault.ErrUnavailable) || ctx.Err() != nil {
 		return err
 	}
-	w.log.Error("spooled batch refused; writing it row by row", "packets", len(pkts), "err", err)
+	w.log.Error("spooled batch refused; writing it packet by packet", "packets", batch.packets, "err", err)
+	pkts, err := batch.decode()
+	if err != nil {
+		w.rejected.Add(uint64(batch.packets))
+		w.log.Error("spooled batch not stored: its blocks do not decode", "packets", batch.packets, "err", err)
+		return nil
+	}
 	for i := range pkts {
-		if err := w.writeOnceBounded(ctx, pkts[i:i+1]); err != nil {
+		if err := w.writeOnceBounded(ctx, newEncoded(pkts[i:i+1])); err != nil {
 			if errors.Is(err, hepvault.ErrUnavailable) || ctx.Err() != nil {
 				return err
 			}

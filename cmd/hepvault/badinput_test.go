@@ -65,7 +65,7 @@ func TestServe_BadInputTable(t *testing.T) {
 			continue
 		}
 		id := tc.CaptureID
-		pkts, _, err := s.db.Packets(ctx, hepvault.Filter{CaptureID: &id, Limit: 10})
+		pkts, _, err := s.db.Packets(ctx, hepvault.Filter{CaptureIDs: []uint32{id}, Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -93,6 +93,9 @@ func TestImport_StoresEverySIPMessageOnce(t *testing.T) {
 	if n := summaryCount(t, out, "stored (new)"); n != len(want) {
 		t.Fatalf("unexpected new packets; got %d; want %d\n%s", n, len(want), out)
 	}
+	if n := storedInDB(t, dsn); n != len(want) {
+		t.Fatalf("unexpected count in the database; got %d; want %d", n, len(want))
+	}
 	got := storedPackets(t, dsn)
 	var gotLines []string
 	hep, invalid := 0, 0
@@ -130,7 +133,7 @@ func TestImport_StoresEverySIPMessageOnce(t *testing.T) {
 	if n, dup := summaryCount(t, out, "stored (new)"), summaryCount(t, out, "already stored"); n != 0 || dup != len(want)+ngrep {
 		t.Fatalf("unexpected second import; got %d new, %d already stored; want 0, %d\n%s", n, dup, len(want)+ngrep, out)
 	}
-	if n := len(storedPackets(t, dsn)); n != len(want) {
+	if n := storedInDB(t, dsn); n != len(want) {
 		t.Fatalf("unexpected stored count after the second import; got %d; want %d", n, len(want))
 	}
 }
@@ -184,7 +187,7 @@ func TestImport_Failures(t *testing.T) {
 			want++
 		}
 	}
-	if got := len(storedPackets(t, dsn)); got != want || want == 0 {
+	if got := storedInDB(t, dsn); got != want || want == 0 {
 		t.Fatalf("unexpected packets stored from the corrupt file; got %d; want %d", got, want)
 	}
 }

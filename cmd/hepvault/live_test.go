@@ -133,7 +133,7 @@ func liveExercise(t *testing.T, hepTransport string) {
 	checkFirstFive(t, s, written, after[:5])
 
 	// The whole run: each message Kamailio mirrored is stored once.
-	checkSameMessages(t, stored, msgs)
+	checkSameMessages(t, s, stored, msgs)
 	// It came as HEPv3 from this Kamailio, over the transport asked for.
 	other := map[string]string{"udp": "tcp", "tcp": "udp"}[hepTransport]
 	for sample, want := range map[string]uint64{
@@ -273,7 +273,7 @@ func messageKey(src, dst netip.AddrPort, what string, cseq uint32, cseqMethod, c
 
 // checkSameMessages checks that stored and wire hold the same messages,
 // each as many times (a retransmission is on the wire, and mirrored, twice).
-func checkSameMessages(t *testing.T, stored []apiPacket, wire []livetest.Message) {
+func checkSameMessages(t *testing.T, s *server, stored []apiPacket, wire []livetest.Message) {
 	t.Helper()
 	count := map[string]int{}
 	for _, m := range wire {
@@ -304,6 +304,9 @@ func checkSameMessages(t *testing.T, stored []apiPacket, wire []livetest.Message
 	}
 	if len(stored) != len(wire) {
 		t.Fatalf("unexpected stored count; got %d; want %d", len(stored), len(wire))
+	}
+	if inDB := storedInDB(t, s.cfg.DB); inDB != len(wire) {
+		t.Fatalf("unexpected count in the database; got %d; want %d", inDB, len(wire))
 	}
 }
 
@@ -343,6 +346,6 @@ func liveAuthKey(t *testing.T) {
 		t.Fatalf("unexpected wire capture: %d messages with the right key, %d without; want 2 and 4", len(right), len(others))
 	}
 	waitMetric(t, s, authDropped, uint64(len(others)))
-	checkSameMessages(t, waitStored(t, s, len(right)), right)
+	checkSameMessages(t, s, waitStored(t, s, len(right)), right)
 	step("checked")
 }

@@ -19,9 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/collector/hep"
-	"github.com/hepvault/hepvault/store"
 	"github.com/hepvault/hepvault/store/pgembed"
 )
 
@@ -125,39 +123,15 @@ func pacedSend(conn net.Conn, pkts [][]byte, rate int) (int, error) {
 	return len(pkts), nil
 }
 
-// countCalls returns the stored packets whose Call-ID starts with prefix,
-// and how many distinct Call-IDs they hold, read through the store as the
-// API reads them (blocks keep the Call-ID only in raw).
+// countCalls returns how many packets the database holds whose Call-ID
+// starts with prefix, duplicates included, and how many distinct Call-IDs
+// they hold: counted in SQL over the packets view, not through the API,
+// which would drop a packet stored twice.
 func countCalls(t *testing.T, dsn, prefix string) (rows, distinct int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cfg := store.DefaultConfig()
-	cfg.DSN = dsn
-	db, err := store.Open(ctx, cfg)
-	if err != nil {
-		t.Fatalf("connect to count: %v", err)
-	}
-	defer db.Close()
-	ids := map[string]bool{}
-	var after *hepvault.Position
-	for {
-		pkts, more, err := db.Packets(ctx, hepvault.Filter{After: after, Limit: store.MaxLimit})
-		if err != nil {
-			t.Fatalf("count: %v", err)
-		}
-		for _, p := range pkts {
-			if strings.HasPrefix(p.CallID, prefix+"-") {
-				rows++
-				ids[p.CallID] = true
-			}
-		}
-		if !more || len(pkts) == 0 {
-			return rows, len(ids)
-		}
-		last := pkts[len(pkts)-1]
-		after = &hepvault.Position{CapturedAt: last.CapturedAt, ID: last.ID}
-	}
+	like := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(prefix) + "-%"
+	return sqlCount(t, dsn, `SELECT count(*) FROM packets WHERE call_id LIKE $1`, like),
+		sqlCount(t, dsn, `SELECT count(DISTINCT call_id) FROM packets WHERE call_id LIKE $1`, like)
 }
 
 // waitUntil polls cond every 50 ms for up to timeout.

@@ -24,14 +24,24 @@ func runQuery(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	asJSON := fs.Bool("json", false, "print the API's JSON instead of text")
 	token := fs.String("token", getenv("HEPVAULT_API_TOKEN"), "API token, when hepvault serve has --api-token (env HEPVAULT_API_TOKEN)")
 	filters := map[string]*string{}
+	// A filter given a comma-separated list (--method INVITE,BYE) matches
+	// any of its values; the API reads and checks them.
 	for _, f := range []struct{ flag, param, help string }{
-		{"kind", "kind", "request, response or invalid"},
-		{"method", "method", "request method (INVITE, REGISTER, ...)"},
-		{"status", "status", "response status code (404, ...)"},
+		{"kind", "kind", "request, response or invalid; or a comma-separated list of them"},
+		{"method", "method", "request method (INVITE, REGISTER, ...); or a comma-separated list (INVITE,BYE)"},
+		{"status", "status", "response status code (404, ...); or a comma-separated list (486,487)"},
+		{"status-class", "status_class", "response status class, 1xx to 6xx; or a comma-separated list (4xx,5xx)"},
 		{"call-id", "call_id", "Call-ID"},
-		{"src-ip", "src_ip", "source IP address"},
-		{"dst-ip", "dst_ip", "destination IP address"},
-		{"capture-id", "capture_id", "HEP capture agent id"},
+		{"correlation-id", "correlation_id", "HEP correlation id"},
+		{"from-user", "from_user", "user part of the From URI (alice, +49 30 7741528: a number matches with or without + and separators)"},
+		{"to-user", "to_user", "user part of the To URI"},
+		{"ruri-user", "ruri_user", "user part of the Request-URI"},
+		{"user", "user", "user part of any of the From, To, Request-URI and P-Asserted-Identity URIs"},
+		{"src-ip", "src_ip", "source IP address; or a comma-separated list"},
+		{"dst-ip", "dst_ip", "destination IP address; or a comma-separated list"},
+		{"ip", "ip", "source or destination IP address; or a comma-separated list"},
+		{"capture-id", "capture_id", "HEP capture agent id; or a comma-separated list"},
+		{"text", "text", "text the raw message contains (reads every message of the window: needs --from and --to at most 24h apart)"},
 		{"cursor", "cursor", "continue after the page that gave this cursor"},
 	} {
 		filters[f.param] = fs.String(f.flag, "", f.help)

@@ -108,6 +108,9 @@ func waitStored(t *testing.T, s *server, n int) []apiPacket {
 			if len(got) != n {
 				t.Fatalf("unexpected stored count; got %d; want %d (dropped %d)", len(got), n, s.col.Metrics().DroppedTotal())
 			}
+			if inDB := storedInDB(t, s.cfg.DB); inDB != n {
+				t.Fatalf("unexpected count in the database; got %d; want %d", inDB, n)
+			}
 			return got
 		}
 		time.Sleep(100 * time.Millisecond)

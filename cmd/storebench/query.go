@@ -32,6 +32,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	limit := fs.Int("limit", 100, "packets per window request")
 	seedN := fs.Uint64("seed", 7, "random seed")
 	direct := fs.Bool("direct", false, "call the store directly instead of the HTTP API, to see what the API adds")
+	filters := fs.Bool("filters", false, "then time the first -limit matches of each filter over the whole span, -n requests each")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process here (with -direct: the store's read path)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -74,6 +75,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	rng := rand.New(rand.NewPCG(*seedN, 1))
 	var callIDs []string
+	var seen []packet
 	var winLat, callLat []time.Duration
 	var winPkts, callPkts int
 	for range *n {
@@ -88,8 +90,9 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		winLat = append(winLat, d)
 		winPkts += len(pkts)
 		for _, p := range pkts {
-			if p.CallID != "" && rng.IntN(20) == 0 {
-				callIDs = append(callIDs, p.CallID)
+			if p.CallID != nil && *p.CallID != "" && rng.IntN(20) == 0 {
+				callIDs = append(callIDs, *p.CallID)
+				seen = append(seen, p)
 			}
 		}
 	}
@@ -107,12 +110,103 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	report(stdout, fmt.Sprintf("first %d packets of a %s window", *limit, *window), winLat, winPkts)
 	report(stdout, "every packet of one Call-ID", callLat, callPkts)
+	if *filters && *direct {
+		return fmt.Errorf("-filters goes through the API: leave out -direct")
+	}
+	if *filters {
+		return runFilters(ctx, stdout, get, *base, lo, hi, *n, *limit, rng, seen)
+	}
+	return nil
+}
+
+// runFilters times the first limit matches of each filter anywhere in the
+// stored span [lo, hi], n requests each, with values drawn from packets
+// seen in the window requests.
+func runFilters(ctx context.Context, stdout io.Writer, get func(context.Context, string) ([]packet, time.Duration, error),
+	base string, lo, hi time.Time, n, limit int, rng *rand.Rand, seen []packet) error {
+	pick := func(field func(packet) *string) func() string {
+		var vals []string
+		for _, p := range seen {
+			if v := field(p); v != nil && *v != "" {
+				vals = append(vals, *v)
+			}
+		}
+		return func() string {
+			if len(vals) == 0 {
+				return "nothing-seen"
+			}
+			return vals[rng.IntN(len(vals))]
+		}
+	}
+	fixed := func(v string) func() string { return func() string { return v } }
+	fromUser := pick(func(p packet) *string { return p.FromUser })
+	// A number as a person types it: with separators, without the '+'.
+	typed := func() string {
+		u := strings.TrimPrefix(fromUser(), "+")
+		if len(u) > 6 {
+			u = u[:2] + " " + u[2:4] + " " + u[4:]
+		}
+		return u
+	}
+	for _, c := range []struct {
+		param string
+		value func() string
+	}{
+		{"method", fixed("INVITE")},
+		{"method", fixed("BYE")},
+		{"method", fixed("INVITE,BYE")},
+		{"method", fixed("PRACK")},
+		{"status", fixed("486")},
+		{"status", fixed("503")},
+		{"status", fixed("486,487")},
+		{"status", fixed("599")},
+		{"status_class", fixed("4xx")},
+		{"status_class", fixed("6xx")},
+		{"kind", fixed("response")},
+		{"kind", fixed("invalid")},
+		{"capture_id", fixed("4242")},
+		{"capture_id", fixed("7")},
+		{"src_ip", pick(func(p packet) *string { return &p.SrcIP })},
+		{"ip", pick(func(p packet) *string { return &p.DstIP })},
+		{"ip", fixed("203.0.113.77")},
+		{"from_user", fromUser},
+		{"to_user", pick(func(p packet) *string { return p.ToUser })},
+		{"ruri_user", pick(func(p packet) *string { return p.RURIUser })},
+		{"user", typed},
+		{"user", fixed("nobody-here")},
+		{"correlation_id", fixed("no-such-correlation")},
+	} {
+		var lat []time.Duration
+		var pkts int
+		example := ""
+		for range n {
+			v := c.value()
+			if example == "" {
+				example = v
+			}
+			u := base + "/api/v1/packets?" + url.Values{
+				"from": {lo.Format(time.RFC3339Nano)}, "to": {hi.Add(time.Second).Format(time.RFC3339Nano)},
+				"limit": {strconv.Itoa(limit)}, c.param: {v}}.Encode()
+			got, d, err := get(ctx, u)
+			if err != nil {
+				return err
+			}
+			lat = append(lat, d)
+			pkts += len(got)
+		}
+		report(stdout, fmt.Sprintf("%s=%s (first %d over the span)", c.param, example, limit), lat, pkts)
+	}
 	return nil
 }
 
 type packet struct {
-	CallID string `json:"call_id"`
-	Raw    string `json:"raw"`
+	CallID   *string `json:"call_id"`
+	SrcIP    string  `json:"src_ip"`
+	DstIP    string  `json:"dst_ip"`
+	FromUser *string `json:"from_user"`
+	ToUser   *string `json:"to_user"`
+	RURIUser *string `json:"ruri_user"`
+	Raw      string  `json:"raw"`
 }
 
 // get fetches one API answer and decodes it, timing the exchange up to the
@@ -167,7 +261,9 @@ func getDirect(ctx context.Context, db *store.DB, u string) ([]packet, time.Dura
 	d := time.Since(start)
 	out := make([]packet, len(pkts))
 	for i, p := range pkts {
-		out[i].CallID = p.CallID
+		str := func(s string) *string { return &s }
+		out[i] = packet{CallID: str(p.CallID), SrcIP: p.SrcIP.String(), DstIP: p.DstIP.String(),
+			FromUser: str(p.FromUser), ToUser: str(p.ToUser), RURIUser: str(p.RURIUser)}
 	}
 	return out, d, err
 }

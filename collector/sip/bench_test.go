@@ -75,3 +75,23 @@ func BenchmarkParse_Torture(b *testing.B) {
 	}
 	benchmarkOne(b, buf)
 }
+
+// BenchmarkURIUser takes the users of the From, To, Request-URI and
+// P-Asserted-Identity URIs of every message of both captures per op.
+func BenchmarkURIUser(b *testing.B) {
+	var uris [][]byte
+	var m Message
+	for _, buf := range fixtureMessages(b) {
+		if err := Parse(buf, &m); err != nil {
+			b.Fatal(err)
+		}
+		uris = append(uris, m.FromURI, m.ToURI, m.RequestURI, m.PAIURI)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, u := range uris {
+			_ = URIUser(u)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(uris)/4), "ns/msg")
+}

@@ -14,8 +14,10 @@
 // header fields, empty line, body), the compact header names of §7.3.3 and
 // the grammar of §25. Only the hot headers are looked into, through a table
 // keyed by lower-cased name and compact form (Call-ID/i, CSeq, From/f, To/t,
-// Via/v, Contact/m, User-Agent, Server, Content-Type/c, Content-Length/l);
-// every other header is only checked to be a "name: value" line.
+// Via/v, Contact/m, User-Agent, Server, Content-Type/c, Content-Length/l,
+// and P-Asserted-Identity of RFC 3325); every other header is only checked
+// to be a "name: value" line. URIUser gives the user part of the URIs read
+// (From, To, Request-URI, P-Asserted-Identity): for a tel: URI its number.
 //
 // Parse checks the framing strictly enough to tell a SIP message from
 // anything else, and is lenient where real stacks are and where nothing is
@@ -32,11 +34,11 @@
 //     100–699. The one leniency: a status line may end right after its code,
 //     without the space before an empty Reason-Phrase.
 //   - Headers may have whitespace before the colon (HCOLON, §25.1) and may
-//     be folded over several lines (§7.3.1). From, To, Via and CSeq are read
-//     across the folds. A value kept as is (Call-ID, Contact, User-Agent,
-//     Server, Content-Type) that is folded inside is joined, one space per
-//     fold, into a scratch buffer the Message keeps: the only case where a
-//     field does not alias the input.
+//     be folded over several lines (§7.3.1). From, To, P-Asserted-Identity,
+//     Via and CSeq are read across the folds. A value kept as is (Call-ID,
+//     Contact, User-Agent, Server, Content-Type) that is folded inside is
+//     joined, one space per fold, into a scratch buffer the Message keeps:
+//     the only case where a field does not alias the input.
 //   - A message that ends right after a complete header line, with no empty
 //     line, is accepted with an empty body: agents that mirror messages
 //     sometimes drop the final CRLF. A last line without its line end is
@@ -47,5 +49,6 @@
 //     not an error; a smaller one cuts the body (trailing octets of a UDP
 //     datagram are not part of the message, §18.3).
 //   - When a stored header appears more than once, the first one wins; Via is
-//     the topmost value (§20.42).
+//     the topmost value (§20.42), P-Asserted-Identity the first of the values
+//     a line may list.
 package sip

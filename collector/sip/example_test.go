@@ -37,3 +37,21 @@ func ExampleParse() {
 	// branch z9hG4bK-16579-1-0, agent kamailio, true
 	// invalid: bad start line: status code "20x OK" is not 3 digits
 }
+
+func ExampleURIUser() {
+	for _, uri := range []string{
+		"sip:alice@example.com",
+		"sips:bob:secret@example.com;transport=tls",
+		"sip:%2B4930774152@example.com;user=phone",
+		"tel:7741528;phone-context=+49-30",
+		"sip:example.com",
+	} {
+		fmt.Printf("%q\n", sip.URIUser([]byte(uri)))
+	}
+	// Output:
+	// "alice"
+	// "bob"
+	// "+4930774152"
+	// "7741528"
+	// ""
+}

@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -36,6 +38,9 @@ func FuzzParse(f *testing.F) {
 		"INVITE sip:x SIP/2.0\nv: SIP/2.0/UDP h;branch=b, SIP/2.0/UDP g\nf: \"a;<\" <sip:a>;tag=1\n\nbody",
 		"BYE sip:b@x SIP/2.0\r\nUser-Agent: a\r\n b\r\nm: <sip:x>;\r\n\texpires=1\r\ni: x\r\n y\r\n\r\n",
 		"MESSAGE sip:x SIP/2.0\r\nl: 99999999999999999999999\r\n\r\nx",
+		"INVITE sip:%2B49%zz@h SIP/2.0\r\nP-Asserted-Identity: \"a, b\" <sip:x:pw@h>, <tel:+1>\r\n" +
+			"f: <sips:%41%4@h>;tag=1\r\nt: <tel:+49-30;x=y>\r\n\r\n",
+		"OPTIONS sip:x SIP/2.0\r\nP-Asserted-Identity: tel:%31;a, sip:b@h\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -77,8 +82,8 @@ func checkInvariants(t *testing.T, buf []byte, m *Message, err error) {
 	fields := map[string][]byte{
 		"Method": m.Method, "RequestURI": m.RequestURI, "Reason": m.Reason, "Version": m.Version,
 		"CallID": m.CallID, "CSeqMethod": m.CSeqMethod, "FromURI": m.FromURI, "FromTag": m.FromTag,
-		"ToURI": m.ToURI, "ToTag": m.ToTag, "ViaBranch": m.ViaBranch, "UserAgent": m.UserAgent,
-		"Contact": m.Contact, "ContentType": m.ContentType, "Body": m.Body,
+		"ToURI": m.ToURI, "ToTag": m.ToTag, "PAIURI": m.PAIURI, "ViaBranch": m.ViaBranch,
+		"UserAgent": m.UserAgent, "Contact": m.Contact, "ContentType": m.ContentType, "Body": m.Body,
 	}
 	scratch := m.scratch[:cap(m.scratch)]
 	for name, b := range fields {
@@ -88,6 +93,13 @@ func checkInvariants(t *testing.T, buf []byte, m *Message, err error) {
 	}
 	if len(m.Body) > 0 && !within(m.Body, buf) {
 		t.Fatalf("Body lies outside the input")
+	}
+	uris := map[string][]byte{"From": m.FromURI, "To": m.ToURI, "Request-URI": m.RequestURI, "PAI": m.PAIURI}
+	for name, uri := range uris {
+		if len(uri) > 0 && !within(uri, buf) {
+			t.Fatalf("%s URI %q lies outside the input", name, uri)
+		}
+		checkUser(t, name, uri)
 	}
 	if m.ContentLength < -1 || m.ContentLength >= 0 && len(m.Body) > m.ContentLength {
 		t.Fatalf("unexpected Content-Length %d for a body of %d", m.ContentLength, len(m.Body))
@@ -144,6 +156,46 @@ func checkInvariants(t *testing.T, buf []byte, m *Message, err error) {
 		t.Fatalf("unexpected kind %d", m.Kind)
 	}
 }
+
+// checkUser checks URIUser(uri): the user as written lies in uri, after a
+// scheme that has users, and the result is that user percent-decoded as a
+// regular expression decodes it; it aliases the user when nothing was
+// decoded and is a copy otherwise.
+func checkUser(t *testing.T, name string, uri []byte) {
+	t.Helper()
+	user := URIUser(uri)
+	raw, pct := rawUser(uri)
+	if len(raw) > 0 && !within(raw, uri) {
+		t.Fatalf("%s user %q lies outside its URI %q", name, raw, uri)
+	}
+	scheme, _, _ := bytes.Cut(uri, []byte(":"))
+	if s := strings.ToLower(string(scheme)); len(raw) > 0 && s != "sip" && s != "sips" && s != "tel" {
+		t.Fatalf("%s user %q in a URI of scheme %q", name, raw, scheme)
+	}
+	want := escapeRE.ReplaceAllFunc(raw, func(e []byte) []byte {
+		n, err := strconv.ParseUint(string(e[1:]), 16, 8)
+		if err != nil {
+			t.Fatalf("escape %q: %v", e, err)
+		}
+		return []byte{byte(n)}
+	})
+	if pct != bytes.Contains(raw, []byte("%")) {
+		t.Fatalf("unexpected %% flag %v for the %s user %q", pct, name, raw)
+	}
+	if !bytes.Equal(user, want) {
+		t.Fatalf("unexpected %s user of %q; got %q; want %q", name, uri, user, want)
+	}
+	decoded := len(want) != len(raw)
+	switch {
+	case len(user) == 0:
+	case decoded && within(user, uri):
+		t.Fatalf("%s user %q decoded in place in %q", name, user, uri)
+	case !decoded && unsafe.SliceData(user) != unsafe.SliceData(raw):
+		t.Fatalf("%s user %q copied though nothing was decoded", name, user)
+	}
+}
+
+var escapeRE = regexp.MustCompile(`%[0-9A-Fa-f]{2}`)
 
 // within reports whether b lies inside s (shares its memory).
 func within(b, s []byte) bool {

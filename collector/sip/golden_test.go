@@ -54,6 +54,11 @@ type golden struct {
 	FromTag       string `json:"from_tag,omitempty"`
 	ToURI         string `json:"to_uri,omitempty"`
 	ToTag         string `json:"to_tag,omitempty"`
+	PAIURI        string `json:"pai_uri,omitempty"`
+	FromUser      string `json:"from_user,omitempty"` // URIUser of each URI
+	ToUser        string `json:"to_user,omitempty"`
+	RURIUser      string `json:"ruri_user,omitempty"`
+	PAIUser       string `json:"pai_user,omitempty"`
 	ViaBranch     string `json:"via_branch,omitempty"`
 	UserAgent     string `json:"user_agent,omitempty"`
 	Contact       string `json:"contact,omitempty"`
@@ -70,7 +75,10 @@ func goldenOf(tb testing.TB, m *Message) golden {
 		StatusCode: m.StatusCode, Reason: string(m.Reason), Version: string(m.Version),
 		CallID: string(m.CallID), CSeqNum: m.CSeqNum, CSeqMethod: string(m.CSeqMethod),
 		FromURI: string(m.FromURI), FromTag: string(m.FromTag),
-		ToURI: string(m.ToURI), ToTag: string(m.ToTag), ViaBranch: string(m.ViaBranch),
+		ToURI: string(m.ToURI), ToTag: string(m.ToTag), PAIURI: string(m.PAIURI),
+		FromUser: string(URIUser(m.FromURI)), ToUser: string(URIUser(m.ToURI)),
+		RURIUser: string(URIUser(m.RequestURI)), PAIUser: string(URIUser(m.PAIURI)),
+		ViaBranch: string(m.ViaBranch),
 		UserAgent: string(m.UserAgent), Contact: string(m.Contact), ContentType: string(m.ContentType),
 		ContentLength: m.ContentLength, HeaderCount: m.HeaderCount, Body: string(m.Body),
 	}

@@ -21,6 +21,7 @@ const (
 	hdrServer
 	hdrContentType
 	hdrContentLength
+	hdrPAI
 )
 
 // lookupHeader is the table of stored headers, keyed by lower-cased name and
@@ -82,6 +83,10 @@ func lookupHeader(name []byte) hdr {
 	case 14:
 		if eqFold(name, "content-length") {
 			return hdrContentLength
+		}
+	case 19:
+		if eqFold(name, "p-asserted-identity") { // no compact form (RFC 3325)
+			return hdrPAI
 		}
 	}
 	return hdrOther
@@ -180,6 +185,8 @@ func (p *headerParser) store(h hdr, v []byte, folded bool) {
 		m.FromURI, m.FromTag = parseNameAddr(v)
 	case hdrTo:
 		m.ToURI, m.ToTag = parseNameAddr(v)
+	case hdrPAI:
+		m.PAIURI, _ = parseNameAddr(firstValue(v))
 	case hdrVia:
 		m.ViaBranch = param(v, "branch")
 	case hdrContact:

@@ -37,6 +37,7 @@ type Message struct {
 	FromTag    []byte // From tag parameter
 	ToURI      []byte // To addr-spec, without <> (§20.39)
 	ToTag      []byte // To tag parameter; empty in a dialog-creating request
+	PAIURI     []byte // P-Asserted-Identity (RFC 3325 §9.1): its first value's URI, without <>
 	ViaBranch  []byte // branch parameter of the topmost Via value (§20.42)
 	// UserAgent is the User-Agent header (§20.41), or when it is absent or
 	// empty the Server header (§20.35) that responses carry instead.

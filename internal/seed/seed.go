@@ -1,7 +1,7 @@
 // Package seed generates realistic SIP traffic as a Kamailio proxy's siptrace
 // mirrors it (both legs of each call, the proxy's own replies), for
 // measuring storage and queries: calls answered, busy, not found and
-// cancelled, registrations with a digest challenge, keepalive OPTIONS. Call-IDs,
+// cancelled, a few refused by the gateway (503), registrations with a digest challenge, keepalive OPTIONS. Call-IDs,
 // tags, branches, numbers and addresses vary; messages come out in capture
 // time order. The mix averages about 430 bytes of SIP per message.
 //
@@ -110,8 +110,10 @@ func (g *Generator) startDialog() {
 	switch r := g.rng.Float64(); {
 	case r < 0.30:
 		d.answered()
-	case r < 0.36:
+	case r < 0.35:
 		d.rejected(486, "Busy Here")
+	case r < 0.36:
+		d.rejected(503, "Service Unavailable") // the gateway's trunk is down
 	case r < 0.40:
 		d.notFound()
 	case r < 0.45:

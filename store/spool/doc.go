@@ -14,7 +14,9 @@
 // A segment starts with an 8-byte magic ("HVSPOOL" and a format version),
 // then records: a little-endian uint32 length, a little-endian uint32 CRC-32C
 // of the payload, and the payload: a flags byte (1: the database may hold
-// some of the batch already) and one encoded batch (see AppendBatch). Each
+// some of the batch already), a uvarint count of packets, and the batch as
+// the store encoded it, which the spool does not read: the store's blocks,
+// the very bytes it sends PostgreSQL, so spooling costs no encoding. Each
 // Append is written with one write and fsynced: a batch is on disk once
 // Append returns. A record torn by a crash or damaged on disk fails its
 // length or CRC check; it is counted, logged and skipped.

@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-
-	"github.com/hepvault/hepvault"
 )
 
 // ErrFull is returned by Append when the batch would take the spool past
@@ -45,7 +43,11 @@ type Stats struct {
 // Record is one batch read back by Next; give it to Commit once the
 // database has it.
 type Record struct {
-	Packets []hepvault.Packet
+	// Data is the batch as appended: the store's encoded blocks, which the
+	// spool keeps without reading them (the same bytes the database gets).
+	Data []byte
+	// Packets is how many packets Data holds, as Append was told.
+	Packets int
 	// MayBeStored is false only for a batch appended with AppendUnwritten
 	// in this run: nothing of it can be in the database unless the reader
 	// wrote it. Otherwise some packets may be there already (a write with
@@ -160,18 +162,20 @@ func (s *Spool) Empty() bool {
 	return len(s.segs) == 0 || (len(s.segs) == 1 && s.w != nil && s.readOff >= s.segs[0].size)
 }
 
-// Append writes pkts as one record and fsyncs it: when it returns nil the
-// batch survives a crash. It fails with ErrFull when the record would take
-// the spool past MaxBytes; then nothing is written. The record comes back
-// with MayBeStored set.
-func (s *Spool) Append(pkts []hepvault.Packet) error { return s.append(pkts, flagMayBeStored) }
+// Append writes a batch of packets, encoded as data, as one record and
+// fsyncs it: when it returns nil the batch survives a crash. It fails with
+// ErrFull when the record would take the spool past MaxBytes; then nothing
+// is written. The record comes back with MayBeStored set.
+func (s *Spool) Append(data []byte, packets int) error {
+	return s.append(data, packets, flagMayBeStored)
+}
 
 // AppendUnwritten is Append for a batch that no one tried to write to the
 // database: the reader may write it without first looking for its packets
 // among those stored, which is faster.
-func (s *Spool) AppendUnwritten(pkts []hepvault.Packet) error { return s.append(pkts, 0) }
+func (s *Spool) AppendUnwritten(data []byte, packets int) error { return s.append(data, packets, 0) }
 
-func (s *Spool) append(pkts []hepvault.Packet, flags byte) error {
+func (s *Spool) append(data []byte, packets int, flags byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -179,10 +183,11 @@ func (s *Spool) append(pkts []hepvault.Packet, flags byte) error {
 	}
 	s.buf = append(s.buf[:0], make([]byte, recordHead)...)
 	s.buf = append(s.buf, flags)
-	s.buf = AppendBatch(s.buf, pkts)
+	s.buf = binary.AppendUvarint(s.buf, uint64(packets))
+	s.buf = append(s.buf, data...)
 	payload := s.buf[recordHead:]
 	if len(payload) > maxRecord {
-		return fmt.Errorf("spool: batch of %d packets encodes to %d bytes, over the %d a record may hold", len(pkts), len(payload), maxRecord)
+		return fmt.Errorf("spool: batch of %d packets encodes to %d bytes, over the %d a record may hold", packets, len(payload), maxRecord)
 	}
 	binary.LittleEndian.PutUint32(s.buf[0:], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(s.buf[4:], crc32.Checksum(payload, castagnoli))
@@ -331,7 +336,7 @@ func (s *Spool) readRecord(seg segment) (Record, bool, error) {
 		// After a bad length nothing later in the segment can be found.
 		return Record{}, false, s.skipSegment(seg, s.readOff, fmt.Sprintf("record of %d bytes runs past the end (torn write)", n))
 	}
-	payload := make([]byte, n) // the packets' Raw fields alias it
+	payload := make([]byte, n) // Record.Data aliases it
 	if _, err := s.r.ReadAt(payload, s.readOff+recordHead); err != nil {
 		return Record{}, false, fmt.Errorf("spool: read %s at %d: %w", segName(seg.seq), s.readOff, err)
 	}
@@ -342,12 +347,12 @@ func (s *Spool) readRecord(seg segment) (Record, bool, error) {
 	if n < 1 {
 		return Record{}, false, s.skipRecord(seg, end, "empty record")
 	}
-	pkts, err := DecodeBatch(payload[1:])
-	if err != nil {
-		return Record{}, false, s.skipRecord(seg, end, err.Error())
+	packets, k := binary.Uvarint(payload[1:])
+	if k <= 0 || packets > maxRecord {
+		return Record{}, false, s.skipRecord(seg, end, "bad packet count")
 	}
 	mayBeStored := payload[0]&flagMayBeStored != 0 || seg.seq < s.firstSeq
-	return Record{Packets: pkts, MayBeStored: mayBeStored, seq: seg.seq, end: end}, true, nil
+	return Record{Data: payload[1+k:], Packets: int(packets), MayBeStored: mayBeStored, seq: seg.seq, end: end}, true, nil
 }
 
 // skipRecord passes over one damaged record whose length was sound.

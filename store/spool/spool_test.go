@@ -6,10 +6,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 
-	"github.com/hepvault/hepvault"
+	"strings"
 )
 
 func testConfig(dir string) Config {
@@ -29,21 +28,22 @@ func mustOpen(t *testing.T, cfg Config) *Spool {
 	return s
 }
 
-// batch returns n packets whose call ids name the batch and the position.
-func batch(name string, n int) []hepvault.Packet {
-	pkts := make([]hepvault.Packet, n)
-	for i := range pkts {
-		pkts[i] = fullPacket()
-		pkts[i].CallID = name + "-" + strconv.Itoa(i)
-		pkts[i].ID = int64(i)
-	}
-	return pkts
+// batch returns the bytes of a batch that names itself, padded so that a
+// few batches fill a small segment.
+func batch(name string) []byte {
+	return append([]byte(name+"|"), make([]byte, 600)...)
+}
+
+// batchName reads back what batch wrote.
+func batchName(data []byte) string {
+	name, _, _ := strings.Cut(string(data), "|")
+	return name
 }
 
 func mustAppend(t *testing.T, s *Spool, names ...string) {
 	t.Helper()
 	for _, name := range names {
-		if err := s.Append(batch(name, 3)); err != nil {
+		if err := s.Append(batch(name), 3); err != nil {
 			t.Fatalf("append %s: %v", name, err)
 		}
 	}
@@ -61,10 +61,10 @@ func drain(t *testing.T, s *Spool) []string {
 		if !ok {
 			return names
 		}
-		if len(rec.Packets) != 3 {
-			t.Fatalf("unexpected batch size; got %d; want 3", len(rec.Packets))
+		if rec.Packets != 3 || len(rec.Data) != len(batch(batchName(rec.Data))) {
+			t.Fatalf("unexpected batch; got %d packets in %d bytes; want 3 in %d", rec.Packets, len(rec.Data), len(batch(batchName(rec.Data))))
 		}
-		name := rec.Packets[0].CallID[:len(rec.Packets[0].CallID)-2]
+		name := batchName(rec.Data)
 		names = append(names, name)
 		if err := s.Commit(rec); err != nil {
 			t.Fatal(err)
@@ -110,8 +110,8 @@ func TestSpool_OrderAcrossSegments(t *testing.T) {
 	// Next without Commit gives the same batch again.
 	r1, _, _ := s.Next()
 	r2, _, _ := s.Next()
-	if r1.Packets[0].CallID != "a-0" || r2.Packets[0].CallID != "a-0" {
-		t.Fatalf("unexpected first batch; got %s then %s", r1.Packets[0].CallID, r2.Packets[0].CallID)
+	if batchName(r1.Data) != "a" || batchName(r2.Data) != "a" {
+		t.Fatalf("unexpected first batch; got %s then %s", batchName(r1.Data), batchName(r2.Data))
 	}
 	checkNames(t, drain(t, s), "a", "b", "c", "d", "e")
 	if !s.Empty() || s.Bytes() != 0 || len(segFiles(t, cfg.Dir)) != 0 {
@@ -239,7 +239,7 @@ func TestSpool_Full(t *testing.T) {
 	checkNames(t, drain(t, s), "a")
 	mustAppend(t, s, "b", "c")
 	before := s.Bytes()
-	if err := s.Append(batch("d", 3)); !errors.Is(err, ErrFull) {
+	if err := s.Append(batch("d"), 3); !errors.Is(err, ErrFull) {
 		t.Fatalf("unexpected error appending past the cap; got %v; want ErrFull", err)
 	}
 	if s.Bytes() != before {
@@ -247,7 +247,7 @@ func TestSpool_Full(t *testing.T) {
 	}
 	rec, _, _ := s.Next()
 	s.Commit(rec) // b leaves the disk only with its segment
-	if err := s.Append(batch("d", 3)); !errors.Is(err, ErrFull) {
+	if err := s.Append(batch("d"), 3); !errors.Is(err, ErrFull) {
 		t.Fatalf("unexpected error; got %v; want ErrFull", err)
 	}
 	checkNames(t, drain(t, s), "c")
@@ -281,21 +281,21 @@ func TestSpool_MayBeStored(t *testing.T) {
 			}
 		}
 	}
-	if err := s.Append(batch("tried", 2)); err != nil {
+	if err := s.Append(batch("tried"), 2); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AppendUnwritten(batch("fresh", 2)); err != nil {
+	if err := s.AppendUnwritten(batch("fresh"), 2); err != nil {
 		t.Fatal(err)
 	}
 	f(true, false)
 
 	// What the last run left may have been written before it died.
-	if err := s.AppendUnwritten(batch("left", 2)); err != nil {
+	if err := s.AppendUnwritten(batch("left"), 2); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 	s = mustOpen(t, cfg)
-	if err := s.AppendUnwritten(batch("new", 2)); err != nil {
+	if err := s.AppendUnwritten(batch("new"), 2); err != nil {
 		t.Fatal(err)
 	}
 	f(true, false)
