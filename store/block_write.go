@@ -35,6 +35,14 @@ const (
 // first write on (first_at, first_id) and is skipped. The blocks' arrays
 // share one buffer.
 func encodeBlocks(pkts []hepvault.Packet) []block {
+	blocks, _ := encodeBlocksInto(pkts, nil)
+	return blocks
+}
+
+// encodeBlocksInto is encodeBlocks writing the blocks' arrays into buf when
+// it is large enough, so that a writer reuses one buffer batch after batch
+// (a 2,000-packet batch encodes to ~2 MB). It returns the buffer used.
+func encodeBlocksInto(pkts []hepvault.Packet, buf []byte) ([]block, []byte) {
 	order := make([]int32, len(pkts))
 	for i := range order {
 		order[i] = int32(i)
@@ -59,7 +67,10 @@ func encodeBlocks(pkts []hepvault.Packet) []block {
 	for i := range pkts {
 		size += len(pkts[i].Raw) + 400
 	}
-	enc.b = make([]byte, 0, size+(len(pkts)/maxBlockPackets+1)*32)
+	if need := size + (len(pkts)/maxBlockPackets+1)*32; cap(buf) < need {
+		buf = make([]byte, 0, need+need/4)
+	}
+	enc.b = buf[:0]
 	closeBlock := func(end int) {
 		b := &blocks[len(blocks)-1]
 		b.lastAt = pkts[order[end-1]].CapturedAt.Truncate(time.Microsecond).UTC()
@@ -93,7 +104,7 @@ func encodeBlocks(pkts []hepvault.Packet) []block {
 	if len(order) > 0 {
 		closeBlock(len(order))
 	}
-	return blocks
+	return blocks, enc.b
 }
 
 // comparePackets orders packets as blocks store them: by capture time to

@@ -70,6 +70,7 @@ type Writer struct {
 	spoolDropped      [numSpoolDrops]atomic.Uint64
 	lastSpoolFullLog  atomic.Int64
 	spoolBuf          []byte // the spool form of a batch; used by Run's goroutine only
+	encBuf            []byte // where Run encodes its batches
 	// queueFilling reports that Run's input channel is over half full: a
 	// batch then goes to the spool at its first failed write, not after
 	// SpoolAfter, which at 100,000 packets a second is longer than the
@@ -135,8 +136,12 @@ func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
 			return nil
 		}
 		var err error
-		// Encoded once: the same blocks go to the database or the spool.
-		enc := newEncoded(batch)
+		// Encoded once: the same blocks go to the database or the spool,
+		// in a buffer that serves every batch (nothing keeps the blocks
+		// once the batch is written or spooled).
+		blocks, buf := encodeBlocksInto(batch, w.encBuf)
+		w.encBuf = buf[:0]
+		enc := encoded{blocks: blocks, packets: len(batch)}
 		if w.spool != nil {
 			w.writeOrSpool(ctx, enc)
 		} else {
