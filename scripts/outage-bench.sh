@@ -32,6 +32,7 @@ trap cleanup EXIT
 go build -o "$work/hepvault" ./cmd/hepvault
 go build -o "$work/hepbench" ./cmd/hepbench
 mkdir "$work/pg" && chown postgres "$work/pg"
+touch "$work/pg.log" && chown postgres "$work/pg.log"
 su postgres -c "$pgbin/initdb -D $work/pg -A trust -U postgres" >/dev/null
 cat >>"$work/pg/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'

@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"encoding/binary"
+	"hash/fnv"
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -30,11 +32,18 @@ type params struct {
 	oids []uint32
 }
 
-// add appends a parameter and returns its placeholder.
+// add appends a parameter and returns its placeholder, cast to its type
+// so that a prepared statement knows it (eachPrepared).
 func (p *params) add(oid uint32, v []byte) string {
 	p.vals = append(p.vals, v)
 	p.oids = append(p.oids, oid)
-	return "$" + strconv.Itoa(len(p.vals))
+	return "$" + strconv.Itoa(len(p.vals)) + "::" + sqlTypes[oid]
+}
+
+var sqlTypes = map[uint32]string{
+	oidBytea: "bytea", oidInt8: "int8", oidInt2: "int2", oidInt4: "int4", oidText: "text", oidInet: "inet",
+	oidTimestamptz: "timestamptz", oidInt2Array: "int2[]", oidTextArray: "text[]", oidInetArray: "inet[]",
+	oidInt4Array: "int4[]", oidInt8Array: "int8[]", oidTimestamptzArray: "timestamptz[]",
 }
 
 func (p *params) time(t time.Time) string {
@@ -109,9 +118,29 @@ var oneBinary = []int16{1}
 
 // each runs sql with p on conn and calls fn with each row's values in
 // binary, which alias the connection's buffer until the next row. fn's
-// error stops the query.
+// error stops the query. PostgreSQL plans sql for the values in p.
 func each(ctx context.Context, conn *pgconn.PgConn, sql string, p *params, fn func(vals [][]byte) error) error {
-	rr := conn.ExecParams(ctx, sql, p.vals, p.oids, oneBinary, oneBinary)
+	return rows(conn.ExecParams(ctx, sql, p.vals, p.oids, oneBinary, oneBinary), fn)
+}
+
+// eachPrepared is each for a statement prepared once per connection and
+// planned once, for any values (plan_cache_mode = force_generic_plan, set
+// on every connection: store.go): planning a query over a month of daily
+// partitions took longer than running it. sql must give every parameter's
+// type (a cast), and must not depend on the values for its plan: reading
+// blocks by key along packet_blocks_first does not; asking the term index
+// which blocks hold a value does (each).
+func eachPrepared(ctx context.Context, conn *pgx.Conn, sql string, p *params, fn func(vals [][]byte) error) error {
+	h := fnv.New64a()
+	h.Write([]byte(sql))
+	sd, err := conn.Prepare(ctx, "hepvault_"+strconv.FormatUint(h.Sum64(), 36), sql)
+	if err != nil {
+		return err
+	}
+	return rows(conn.PgConn().ExecPrepared(ctx, sd.Name, p.vals, oneBinary, oneBinary), fn)
+}
+
+func rows(rr *pgconn.ResultReader, fn func(vals [][]byte) error) error {
 	var ferr error
 	for ferr == nil && rr.NextRow() {
 		ferr = fn(rr.Values())

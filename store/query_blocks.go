@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/hepvault/hepvault"
-	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5"
 )
 
 // How a query finds its blocks (terms.go says what a block's terms are):
@@ -61,7 +61,7 @@ func (db *DB) find(ctx context.Context, f hepvault.Filter, n int) ([]hepvault.Pa
 		return nil, interpretError("query packets", err)
 	}
 	defer c.Release()
-	q := blockQuery{conn: c.Conn().PgConn(), f: &f, groups: termGroups(&f), r: result{n: n, f: &f, sorted: true}}
+	q := blockQuery{conn: c.Conn(), f: &f, groups: termGroups(&f), r: result{n: n, f: &f, sorted: true}}
 	if err := q.run(ctx); err != nil {
 		return nil, interpretError("query packets", err)
 	}
@@ -70,7 +70,7 @@ func (db *DB) find(ctx context.Context, f hepvault.Filter, n int) ([]hepvault.Pa
 
 // blockQuery is one find in progress.
 type blockQuery struct {
-	conn                  *pgconn.PgConn
+	conn                  *pgx.Conn
 	f                     *hepvault.Filter
 	groups                [][]int32
 	r                     result
@@ -143,8 +143,8 @@ func (q *blockQuery) hit(p *params) string {
 
 // packets is the expression that sends the packets of block b that may
 // match: those that pass the conditions PostgreSQL can test on a packet's
-// own fields, which are a looser form of matches (users and times are left
-// to it). A block of 60 packets that holds one INVITE then
+// own fields, which are a looser form of matches (users, and times to the
+// nanosecond, are left to it). A block of 60 packets that holds one INVITE then
 // sends one packet, not 60 to decode.
 func (q *blockQuery) packets(p *params) string {
 	f := q.f
@@ -198,8 +198,18 @@ func (q *blockQuery) packets(p *params) string {
 	if f.Text != "" {
 		conds = append(conds, "position("+p.add(oidBytea, []byte(f.Text))+" in p.raw) > 0")
 	}
-	if len(conds) == 0 {
+	// A block that starts before the window's lower bound sends only what
+	// lies past it (a block spans up to 4 s).
+	var lo string
+	if at := lowerBound(*f); !at.IsZero() {
+		lo = p.time(floorMicro(at))
+		conds = append(conds, "p.captured_at >= "+lo)
+	}
+	switch {
+	case len(conds) == 0:
 		return "b.packets"
+	case len(conds) == 1 && lo != "":
+		return "CASE WHEN b.first_at >= " + lo + " THEN b.packets ELSE ARRAY(SELECT p FROM unnest(b.packets) AS p WHERE " + conds[0] + ") END"
 	}
 	return "ARRAY(SELECT p FROM unnest(b.packets) AS p WHERE " + strings.Join(conds, " AND ") + ")"
 }
@@ -255,7 +265,7 @@ func (q *blockQuery) lookup(ctx context.Context, sliceAt time.Time, slice time.D
 		sql := `WITH k AS MATERIALIZED (SELECT b.first_at, b.first_id FROM packet_blocks b WHERE ` + cond + `)
 			SELECT first_at, first_id FROM k ORDER BY first_at, first_id LIMIT ` + strconv.Itoa(keysPage)
 		var keys []blockKey
-		err := each(ctx, q.conn, sql, &p, func(v [][]byte) error {
+		err := each(ctx, q.conn.PgConn(), sql, &p, func(v [][]byte) error {
 			at, ok := fromPGTime(v[0])
 			if !ok || len(v[1]) != 8 {
 				return errBadBlock
@@ -302,7 +312,7 @@ func (q *blockQuery) readKeys(ctx context.Context, keys []blockKey) error {
 		}
 		var p params
 		sql := `SELECT b.first_at, b.first_id, b.format, ` + q.packets(&p) + `
-			FROM unnest(` + p.times(ats) + `::timestamptz[], ` + p.int8s(ids) + `::int8[]) AS k(at, id)
+			FROM unnest(` + p.times(ats) + `, ` + p.int8s(ids) + `) AS k(at, id)
 			JOIN packet_blocks b ON b.first_at = k.at AND b.first_id = k.id
 			WHERE b.first_at >= ` + p.time(ats[0]) + ` AND b.first_at <= ` + p.time(ats[len(ats)-1]) + `
 			ORDER BY b.first_at, b.first_id`
@@ -320,7 +330,7 @@ func (q *blockQuery) readKeys(ctx context.Context, keys []blockKey) error {
 // found: every later block starts later still.
 func (q *blockQuery) read(ctx context.Context, sql string, p *params) (int, error) {
 	read := 0
-	err := each(ctx, q.conn, sql, p, func(v [][]byte) error {
+	err := eachPrepared(ctx, q.conn, sql, p, func(v [][]byte) error {
 		at, ok := fromPGTime(v[0])
 		if !ok || len(v[1]) != 8 || len(v[2]) != 2 {
 			return errBadBlock
