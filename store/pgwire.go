@@ -3,11 +3,9 @@ package store
 import (
 	"context"
 	"encoding/binary"
-	"hash/fnv"
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -32,8 +30,8 @@ type params struct {
 	oids []uint32
 }
 
-// add appends a parameter and returns its placeholder, cast to its type
-// so that a prepared statement knows it (eachPrepared).
+// add appends a parameter and returns its placeholder, cast to its type,
+// which the statement then states whoever runs it.
 func (p *params) add(oid uint32, v []byte) string {
 	p.vals = append(p.vals, v)
 	p.oids = append(p.oids, oid)
@@ -121,23 +119,6 @@ var oneBinary = []int16{1}
 // error stops the query. PostgreSQL plans sql for the values in p.
 func each(ctx context.Context, conn *pgconn.PgConn, sql string, p *params, fn func(vals [][]byte) error) error {
 	return rows(conn.ExecParams(ctx, sql, p.vals, p.oids, oneBinary, oneBinary), fn)
-}
-
-// eachPrepared is each for a statement prepared once per connection and
-// planned once, for any values (plan_cache_mode = force_generic_plan, set
-// on every connection: store.go): planning a query over a month of daily
-// partitions took longer than running it. sql must give every parameter's
-// type (a cast), and must not depend on the values for its plan: reading
-// blocks by key along packet_blocks_first does not; asking the term index
-// which blocks hold a value does (each).
-func eachPrepared(ctx context.Context, conn *pgx.Conn, sql string, p *params, fn func(vals [][]byte) error) error {
-	h := fnv.New64a()
-	h.Write([]byte(sql))
-	sd, err := conn.Prepare(ctx, "hepvault_"+strconv.FormatUint(h.Sum64(), 36), sql)
-	if err != nil {
-		return err
-	}
-	return rows(conn.PgConn().ExecPrepared(ctx, sd.Name, p.vals, oneBinary, oneBinary), fn)
 }
 
 func rows(rr *pgconn.ResultReader, fn func(vals [][]byte) error) error {

@@ -330,7 +330,7 @@ func (q *blockQuery) readKeys(ctx context.Context, keys []blockKey) error {
 // found: every later block starts later still.
 func (q *blockQuery) read(ctx context.Context, sql string, p *params) (int, error) {
 	read := 0
-	err := eachPrepared(ctx, q.conn, sql, p, func(v [][]byte) error {
+	err := each(ctx, q.conn.PgConn(), sql, p, func(v [][]byte) error {
 		at, ok := fromPGTime(v[0])
 		if !ok || len(v[1]) != 8 || len(v[2]) != 2 {
 			return errBadBlock

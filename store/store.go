@@ -79,8 +79,6 @@ func newDB(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.MaxConns > 0 {
 		pcfg.MaxConns = cfg.MaxConns
 	}
-	// Prepared statements are planned once (pgwire.go, eachPrepared).
-	pcfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
