@@ -524,15 +524,17 @@ func readBlock(src []byte) (block, []byte, error) {
 		off += int(n)
 		return v
 	}
-	b.format = int16(uv())
+	format := uv()
 	first := sv()
 	b.firstID = sv()
 	span := uv()
-	b.count = int32(uv())
+	count := uv()
 	nterms := uv()
-	if off > len(src) || span > uint64(maxBlockSpan/time.Microsecond) || nterms > uint64(len(src)-off)/4 {
+	if off > len(src) || format > math.MaxInt16 || count > math.MaxInt32 ||
+		span > uint64(maxBlockSpan/time.Microsecond) || nterms > uint64(len(src)-off)/4 {
 		return b, nil, errBadBlock
 	}
+	b.format, b.count = int16(format), int32(count)
 	b.firstAt = time.UnixMicro(first).UTC()
 	b.lastAt = time.UnixMicro(first + int64(span)).UTC()
 	b.terms = make([]int32, nterms)
