@@ -140,27 +140,20 @@ func termGroups(f *hepvault.Filter) [][]int32 {
 		}
 		add(g)
 	}
-	g = nil
-	for _, s := range f.Statuses {
-		g = append(g, numTerm(termStatus, uint64(s)))
-	}
-	add(g)
-	g = nil
-	for _, c := range f.StatusClasses {
-		g = append(g, numTerm(termStatusClass, uint64(c)))
-	}
-	add(g)
-	g = nil
-	for _, k := range f.Kinds {
-		g = append(g, numTerm(termKind, uint64(k)))
-	}
-	add(g)
-	g = nil
-	for _, c := range f.CaptureIDs {
-		g = append(g, numTerm(termCaptureID, uint64(c)))
-	}
-	add(g)
+	add(numGroup(termStatus, f.Statuses))
+	add(numGroup(termStatusClass, f.StatusClasses))
+	add(numGroup(termKind, f.Kinds))
+	add(numGroup(termCaptureID, f.CaptureIDs))
 	return gs
+}
+
+// numGroup is the terms of a list of numbers of one field.
+func numGroup[T interface{ ~int | ~uint8 | ~uint32 }](field byte, vs []T) []int32 {
+	var g []int32
+	for _, v := range vs {
+		g = append(g, numTerm(field, uint64(v)))
+	}
+	return g
 }
 
 // rareTerms reports whether f names a value that few blocks hold (a

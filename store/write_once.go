@@ -25,10 +25,8 @@ func (w *Writer) WriteBatchOnce(ctx context.Context, pkts []hepvault.Packet) (in
 
 // writeEncodedOnce is WriteBatchOnce for an encoded batch.
 func (w *Writer) writeEncodedOnce(ctx context.Context, batch encoded) (int64, error) {
-	pkts, err := batch.decode()
-	if err != nil {
-		w.rejected.Add(uint64(batch.packets))
-		w.log.Error("batch not stored: its blocks do not decode", "packets", batch.packets, "err", err)
+	pkts, ok := w.decodeBatch(batch)
+	if !ok {
 		return 0, nil
 	}
 	return w.writeOnce(ctx, pkts, batch.blocks)

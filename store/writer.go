@@ -220,10 +220,8 @@ func (w *Writer) retryWrite(ctx context.Context, batch encoded, patience time.Du
 			// Not the database being away: some row is refused. Write row by
 			// row so that one bad row costs only itself.
 			w.log.Error("batch refused; writing it packet by packet", "packets", batch.packets, "err", err)
-			pkts, derr := batch.decode()
-			if derr != nil {
-				w.rejected.Add(uint64(batch.packets))
-				w.log.Error("batch not stored: its blocks do not decode", "packets", batch.packets, "err", derr)
+			pkts, ok := w.decodeBatch(batch)
+			if !ok {
 				return nil
 			}
 			return w.writeOneByOne(ctx, pkts, patienceLeft(deadline), mayBeStored)
@@ -244,6 +242,20 @@ func (w *Writer) retryWrite(ctx context.Context, batch encoded, patience time.Du
 		}
 		wait = min(2*wait, w.cfg.MaxRetryInterval)
 	}
+}
+
+// decodeBatch returns the packets of batch, which the writer encoded itself
+// or read back from its spool. Should its blocks not decode (a bug: the
+// spool checks its records' CRCs), its packets are counted as rejected and
+// logged, and ok is false.
+func (w *Writer) decodeBatch(batch encoded) (pkts []hepvault.Packet, ok bool) {
+	pkts, err := batch.decode()
+	if err != nil {
+		w.rejected.Add(uint64(batch.packets))
+		w.log.Error("batch not stored: its blocks do not decode", "packets", batch.packets, "err", err)
+		return nil, false
+	}
+	return pkts, true
 }
 
 // patienceLeft turns a deadline back into a patience for writeWithRetry.

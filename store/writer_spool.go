@@ -160,10 +160,8 @@ func (w *Writer) replayBatch(ctx context.Context, batch encoded, mayBeStored boo
 		return err
 	}
 	w.log.Error("spooled batch refused; writing it packet by packet", "packets", batch.packets, "err", err)
-	pkts, err := batch.decode()
-	if err != nil {
-		w.rejected.Add(uint64(batch.packets))
-		w.log.Error("spooled batch not stored: its blocks do not decode", "packets", batch.packets, "err", err)
+	pkts, ok := w.decodeBatch(batch)
+	if !ok {
 		return nil
 	}
 	for i := range pkts {
