@@ -1198,3 +1198,31 @@ func listWith[T any](rng *rand.Rand, v T, others ...T) []T {
 	rng.Shuffle(len(l), func(i, j int) { l[i], l[j] = l[j], l[i] })
 	return l
 }
+
+// TestTermSet_DistinctSorted checks the set a block's terms are gathered in
+// against sorting and compacting, across growth, repeats and the term 0.
+func TestTermSet_DistinctSorted(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var s termSet
+	for round, n := range []int{0, 1, 5, 255, 256, 257, 3000, 40} {
+		var all []int32
+		for range n {
+			v := int32(rng.Uint32())
+			switch rng.IntN(4) {
+			case 0:
+				v = int32(rng.IntN(50)) // repeats, and the term 0
+			case 1:
+				if len(all) > 0 {
+					v = all[rng.IntN(len(all))]
+				}
+			}
+			all = append(all, v)
+			s.add(v)
+		}
+		slices.Sort(all)
+		want := slices.Compact(all)
+		if got := s.sorted(); !slices.Equal(got, want) {
+			t.Fatalf("round %d: %d distinct terms, want %d", round, len(got), len(want))
+		}
+	}
+}

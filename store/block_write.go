@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -57,9 +58,10 @@ func encodeBlocksInto(pkts []hepvault.Packet, buf []byte) ([]block, []byte) {
 	var (
 		blocks []block
 		enc    metaEncoder
-		terms  []int32
-		start  int // index in order of the open block's first packet
-		at     int // where the open block's array starts in enc.b
+		terms  []int32 // the terms of the packet being added
+		set    termSet // the open block's distinct terms
+		start  int     // index in order of the open block's first packet
+		at     int     // where the open block's array starts in enc.b
 	)
 	// One buffer for every block's array, sized for the batch, so that the
 	// blocks do not move it while it grows.
@@ -75,9 +77,7 @@ func encodeBlocksInto(pkts []hepvault.Packet, buf []byte) ([]block, []byte) {
 		b := &blocks[len(blocks)-1]
 		b.lastAt = pkts[order[end-1]].CapturedAt.Truncate(time.Microsecond).UTC()
 		b.count = int32(end - start)
-		slices.Sort(terms)
-		b.terms = slices.Clone(slices.Compact(terms))
-		terms = terms[:0]
+		b.terms = set.sorted()
 		b.packets = enc.b[at:len(enc.b):len(enc.b)]
 		binary.BigEndian.PutUint32(b.packets[12:], uint32(b.count))
 	}
@@ -99,7 +99,10 @@ func encodeBlocksInto(pkts []hepvault.Packet, buf []byte) ([]block, []byte) {
 			enc.b = arrayHeader(enc.b, 0, 0) // packet_v1's OID is set on sending (setMetaOID)
 		}
 		enc.add(p)
-		terms = appendTerms(terms, p)
+		terms = appendTerms(terms[:0], p)
+		for _, t := range terms {
+			set.add(t)
+		}
 	}
 	if len(order) > 0 {
 		closeBlock(len(order))
@@ -134,10 +137,14 @@ func (db *DB) insertBlocksPool(ctx context.Context, blocks []block) (int64, erro
 }
 
 // insertBlocks writes blocks with one round trip, in one transaction (the
-// one conn is in, or the batch's implicit one), and returns how many packets
-// were new: a block already stored (same first packet) is skipped, so
-// writing a batch again stores nothing twice. Partitions must exist
+// one conn is in, or the pipeline's implicit one), and returns how many
+// packets were new: a block already stored (same first packet) is skipped,
+// so writing a batch again stores nothing twice. Partitions must exist
 // (ensurePartitions).
+//
+// A pipeline sends each block as soon as it is bound: a batch's blocks
+// bound into one growing buffer (pgconn.Batch) cost the writer as much
+// copying as encoding them.
 func (db *DB) insertBlocks(ctx context.Context, conn *pgx.Conn, blocks []block) (int64, error) {
 	if len(blocks) == 0 {
 		return 0, nil
@@ -151,37 +158,54 @@ func (db *DB) insertBlocks(ctx context.Context, conn *pgx.Conn, blocks []block) 
 	if _, err := conn.Prepare(ctx, insertBlockName, insertBlock); err != nil {
 		return 0, err
 	}
-	var batch pgconn.Batch
-	params := make([]byte, 0, len(blocks)*(8*3+4+2+20))
+	p := conn.PgConn().StartPipeline(ctx)
+	var fixed [30]byte
 	for i := range blocks {
 		b := &blocks[i]
 		setMetaOID(b.packets, oid)
-		at := len(params)
-		params = binary.BigEndian.AppendUint64(params, uint64(b.firstAt.UnixMicro()-pgEpoch))
-		params = binary.BigEndian.AppendUint64(params, uint64(b.firstID))
-		params = binary.BigEndian.AppendUint64(params, uint64(b.lastAt.UnixMicro()-pgEpoch))
-		params = binary.BigEndian.AppendUint32(params, uint32(b.count))
-		params = binary.BigEndian.AppendUint16(params, uint16(b.format))
-		fixed := params[at:len(params):len(params)]
+		binary.BigEndian.PutUint64(fixed[0:], uint64(b.firstAt.UnixMicro()-pgEpoch))
+		binary.BigEndian.PutUint64(fixed[8:], uint64(b.firstID))
+		binary.BigEndian.PutUint64(fixed[16:], uint64(b.lastAt.UnixMicro()-pgEpoch))
+		binary.BigEndian.PutUint32(fixed[24:], uint32(b.count))
+		binary.BigEndian.PutUint16(fixed[28:], uint16(b.format))
 		terms := int4Array(make([]byte, 0, 20+8*len(b.terms)), b.terms)
-		batch.ExecPrepared(insertBlockName,
+		p.SendQueryPrepared(insertBlockName,
 			[][]byte{fixed[0:8], fixed[8:16], fixed[16:24], fixed[24:28], fixed[28:30], terms, b.packets},
 			oneBinary, nil)
+		if err := p.Flush(); err != nil {
+			p.Close()
+			return 0, err
+		}
 	}
-	res, err := conn.PgConn().ExecBatch(ctx, &batch).ReadAll()
-	if err != nil {
-		return 0, err // the transaction is rolled back
+	if err := p.Sync(); err != nil {
+		p.Close()
+		return 0, err
 	}
 	var n int64
-	for i, r := range res {
-		if r.Err != nil {
-			return 0, r.Err
+	for i := 0; ; {
+		res, err := p.GetResults()
+		if err != nil {
+			p.Close()
+			return 0, err // the transaction is rolled back
 		}
-		if r.CommandTag.RowsAffected() == 1 {
-			n += int64(blocks[i].count)
+		switch r := res.(type) {
+		case *pgconn.ResultReader:
+			tag, err := r.Close()
+			if err != nil {
+				p.Close()
+				return 0, err
+			}
+			if i < len(blocks) && tag.RowsAffected() == 1 {
+				n += int64(blocks[i].count)
+			}
+			i++
+		case *pgconn.PipelineSync:
+			return n, p.Close()
+		case nil:
+			p.Close()
+			return 0, errors.New("the pipeline ended before its sync")
 		}
 	}
-	return n, nil
 }
 
 // encoded is a batch cut into blocks and encoded once: the same blocks go to

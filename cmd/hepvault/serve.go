@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/hepvault/hepvault/api"
@@ -59,6 +60,7 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	if err := cfg.Guard.apply(&collector.Config{}, &api.AccessConfig{}); err != nil {
 		return err
 	}
+	tuneGC(getenv)
 	log, err := newLogger(stderr, cfg.LogLevel)
 	if err != nil {
 		return err
@@ -249,4 +251,21 @@ func (m metricsSet) WritePrometheus(w io.Writer) {
 	fmt.Fprintf(w, "# HELP hepvault_db_retries_total Batch writes retried while the database was unavailable.\n# TYPE hepvault_db_retries_total counter\nhepvault_db_retries_total %d\n", ws.Retries)
 	writeSpoolMetrics(w, ws, m.spool)
 	fmt.Fprintf(w, "# HELP hepvault_queue_length Packets waiting for the writer.\n# TYPE hepvault_queue_length gauge\nhepvault_queue_length %d\n", m.col.QueueLen())
+}
+
+// tuneGC lets the heap grow to five times what is live before collecting,
+// within a soft limit, unless GOGC or GOMEMLIMIT say otherwise. What the
+// collector allocates is packets that live until their batch is written, so
+// a collection finds little garbage to free under the default GOGC=100: at
+// 60,000 packets/s over TCP, GOGC=400 took ~1.3 µs of CPU off each packet
+// (BENCHMARKS.md). The live heap is bounded by the queue (QueueSize packets)
+// and the batches in flight; the limit keeps a larger one from growing five
+// times.
+func tuneGC(getenv env) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(768 << 20)
+	}
 }
