@@ -11,7 +11,7 @@ import (
 	"github.com/hepvault/hepvault"
 )
 
-// A block's terms say what it holds for each filter: one 64-bit hash per
+// A block's terms say what it holds for each filter: one 32-bit hash per
 // (field, value) of its packets, once each. The GIN index over them
 // (packet_blocks_terms) finds the blocks that may hold a match; the packets
 // of those blocks are then checked one by one (matches), so a hash shared by
