@@ -22,9 +22,13 @@ func newGuardedServer(t *testing.T, cfg api.AccessConfig) *httptest.Server {
 	return srv
 }
 
+// promText serves itself as /metrics.
 type promText string
 
-func (p promText) WritePrometheus(w io.Writer) { io.WriteString(w, string(p)) }
+func (p promText) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	io.WriteString(w, string(p))
+}
 
 func do(t *testing.T, srv *httptest.Server, method, path, auth string, body string) (int, string, http.Header) {
 	t.Helper()

@@ -59,8 +59,6 @@ func (s *Server) handleMetrics(c echo.Context) error {
 	if s.metrics == nil {
 		return echo.NewHTTPError(http.StatusNotFound, "no metrics")
 	}
-	c.Response().Header().Set(echo.HeaderContentType, "text/plain; version=0.0.4")
-	c.Response().WriteHeader(http.StatusOK)
-	s.metrics.WritePrometheus(c.Response())
+	s.metrics.ServeHTTP(c.Response(), c.Request())
 	return nil
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 
@@ -18,22 +17,18 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
-// Metrics writes hepvault's counters in the Prometheus text format.
-type Metrics interface {
-	WritePrometheus(w io.Writer)
-}
-
 // Server routes the API.
 type Server struct {
 	store   Store
-	metrics Metrics
+	metrics http.Handler
 	spool   Spool // nil: no spool
 	log     *slog.Logger
 	echo    *echo.Echo
 }
 
-// New returns the API over store; metrics may be nil.
-func New(store Store, metrics Metrics, log *slog.Logger) *Server {
+// New returns the API over store; metrics serves /metrics (the Prometheus
+// page) and may be nil.
+func New(store Store, metrics http.Handler, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}

@@ -104,6 +104,9 @@ func (c *Collector) Metrics() *Metrics { return &c.metrics }
 // QueueLen is how many packets wait for the writer now.
 func (c *Collector) QueueLen() int { return len(c.queue) }
 
+// QueueCap is how many packets may wait for the writer.
+func (c *Collector) QueueCap() int { return cap(c.queue) }
+
 // Start binds the listeners and starts reading. A bind error (port taken)
 // is returned as is, naming the address.
 func (c *Collector) Start(ctx context.Context) error {
@@ -162,13 +165,17 @@ func (c *Collector) Stop() {
 // worker is the per-goroutine state of the decode path, reused packet after
 // packet so decoding allocates nothing.
 type worker struct {
-	c   *Collector
-	dec hep.Decoder
-	hp  hep.Packet
-	msg sip.Message
+	c         *Collector
+	transport Transport
+	dec       hep.Decoder
+	hp        hep.Packet
+	msg       sip.Message
+	tally     tally // counts not yet in c.metrics: flush adds them
 }
 
-// handle decodes one HEP packet and queues it, or counts why not.
+// handle decodes one HEP packet and queues it, or counts why not. Its
+// counts by HEP version, capture id and SIP message wait in w.tally until
+// w.flush, which the readers call before they wait on their socket again.
 func (w *worker) handle(buf []byte, recv time.Time) {
 	c := w.c
 	if err := w.dec.Decode(buf, &w.hp); err != nil {
@@ -178,12 +185,14 @@ func (w *worker) handle(buf []byte, recv time.Time) {
 		return
 	}
 	hp := &w.hp
+	w.countDecoded(hp.Version)
 	if !c.authorized(hp) {
 		c.metrics.drop(ReasonAuth)
 		c.badLog.Warn("auth", "HEP packet without the right auth key; dropped", "hep_version", hp.Version,
 			"capture_id", hp.CaptureID, "key_present", len(hp.AuthKey) > 0)
 		return
 	}
+	w.countAgent(hp.CaptureID)
 	if hp.VendorChunks > 0 {
 		c.metrics.VendorChunks.Add(uint64(hp.VendorChunks))
 	}
@@ -200,6 +209,7 @@ func (w *worker) handle(buf []byte, recv time.Time) {
 	w.msg.Reset()
 	perr := sip.Parse(hp.Payload, &w.msg)
 	p := build(hp, &w.msg, perr, recv, c.nextID(recv))
+	w.countSIP(&p)
 	if perr != nil {
 		c.metrics.InvalidSIP.Add(1)
 		c.badLog.Warn("invalid_sip", "payload is not valid SIP; stored as invalid", "err", perr, "capture_id", hp.CaptureID,

@@ -2,7 +2,6 @@ package collector
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -33,6 +32,15 @@ var connReasonNames = [numConnReasons]string{
 
 func (r ConnReason) String() string { return connReasonNames[r] }
 
+// ConnReasons lists every reason, for metrics.
+func ConnReasons() []ConnReason {
+	out := make([]ConnReason, numConnReasons)
+	for i := range out {
+		out[i] = ConnReason(i)
+	}
+	return out
+}
+
 // guardMetrics are the counters of the collector's defences: connections
 // refused or closed, and the UDP socket's kernel-side state.
 type guardMetrics struct {
@@ -60,20 +68,9 @@ func (m *Metrics) UDPKernelDrops() (uint64, error) {
 // UDPReadBuffer returns the UDP receive buffer the kernel granted, in bytes.
 func (m *Metrics) UDPReadBuffer() int { return int(m.guard.udpBuffer.Load()) }
 
-func (m *Metrics) writeGuard(w io.Writer) {
-	g := &m.guard
-	fmt.Fprintf(w, "# HELP hepvault_tcp_connections_closed_total TCP connections refused or closed by hepvault, by reason.\n# TYPE hepvault_tcp_connections_closed_total counter\n")
-	for r := ConnReason(0); r < numConnReasons; r++ {
-		fmt.Fprintf(w, "hepvault_tcp_connections_closed_total{reason=%q} %d\n", r.String(), g.conn[r].Load())
-	}
-	if g.udpInode.Load() == 0 {
-		return
-	}
-	fmt.Fprintf(w, "# HELP hepvault_udp_receive_buffer_bytes UDP socket receive buffer granted by the kernel.\n# TYPE hepvault_udp_receive_buffer_bytes gauge\nhepvault_udp_receive_buffer_bytes %d\n", g.udpBuffer.Load())
-	if drops, err := m.UDPKernelDrops(); err == nil {
-		fmt.Fprintf(w, "# HELP hepvault_udp_kernel_drops_total Datagrams the kernel dropped before hepvault read them (receive buffer full).\n# TYPE hepvault_udp_kernel_drops_total counter\nhepvault_udp_kernel_drops_total %d\n", drops)
-	}
-}
+// UDPSocket says whether a UDP socket's figures (UDPReadBuffer and
+// UDPKernelDrops) are known.
+func (m *Metrics) UDPSocket() bool { return m.guard.udpInode.Load() != 0 }
 
 // tuneUDP sizes the socket's receive buffer, says when the kernel would not
 // grant it, and finds the socket's drop counter.
@@ -131,9 +128,14 @@ type frameReader struct {
 	fr      *hep.Framer
 	begun   time.Time // when the unfinished frame was first read from; zero between frames
 	slow    bool      // the last deadline set was the frame's, not the idle one
+	// beforeRead, when set, is called before each read of the socket.
+	beforeRead func()
 }
 
 func (r *frameReader) Read(p []byte) (int, error) {
+	if r.beforeRead != nil {
+		r.beforeRead()
+	}
 	now := time.Now()
 	deadline := now.Add(r.timeout)
 	r.slow = false

@@ -2,8 +2,6 @@ package collector
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"sync/atomic"
 
 	"github.com/hepvault/hepvault/collector/hep"
@@ -33,6 +31,15 @@ var reasonNames = [numReasons]string{
 }
 
 func (r Reason) String() string { return reasonNames[r] }
+
+// Reasons lists every reason, for metrics.
+func Reasons() []Reason {
+	out := make([]Reason, numReasons)
+	for i := range out {
+		out[i] = Reason(i)
+	}
+	return out
+}
 
 // reasonOf maps a hep.Decode error to its reason.
 func reasonOf(err error) Reason {
@@ -66,6 +73,10 @@ type Metrics struct {
 	UnknownChunks  atomic.Uint64 // HEP chunks of unknown type, skipped
 	dropped        [numReasons]atomic.Uint64
 	guard          guardMetrics
+	// tally holds the counts workers add in bulk (tally.go); agents names
+	// the capture ids counted there.
+	tally  [numTally]atomic.Uint64
+	agents agentTable
 }
 
 // Dropped returns how many packets were dropped for reason r.
@@ -81,26 +92,3 @@ func (m *Metrics) DroppedTotal() uint64 {
 }
 
 func (m *Metrics) drop(r Reason) { m.dropped[r].Add(1) }
-
-// WritePrometheus writes the counters in the Prometheus text format.
-func (m *Metrics) WritePrometheus(w io.Writer) {
-	counter := func(name, help string, v uint64) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
-	}
-	fmt.Fprintf(w, "# HELP hepvault_received_total HEP packets received, by listener transport.\n# TYPE hepvault_received_total counter\n")
-	fmt.Fprintf(w, "hepvault_received_total{transport=\"udp\"} %d\nhepvault_received_total{transport=\"tcp\"} %d\n", m.UDPDatagrams.Load(), m.TCPFrames.Load())
-	counter("hepvault_queued_total", "Packets handed to the database writer.", m.Queued.Load())
-	counter("hepvault_invalid_sip_total", "Queued packets whose payload is not valid SIP (stored as kind invalid).", m.InvalidSIP.Load())
-	fmt.Fprintf(w, "# HELP hepvault_dropped_total Packets received but not queued, by reason.\n# TYPE hepvault_dropped_total counter\n")
-	for r := Reason(0); r < numReasons; r++ {
-		fmt.Fprintf(w, "hepvault_dropped_total{reason=%q} %d\n", r.String(), m.dropped[r].Load())
-	}
-	counter("hepvault_tcp_connections_total", "TCP connections accepted.", m.TCPConnections.Load())
-	fmt.Fprintf(w, "# HELP hepvault_tcp_connections_open TCP connections open now.\n# TYPE hepvault_tcp_connections_open gauge\nhepvault_tcp_connections_open %d\n", m.TCPOpen.Load())
-	counter("hepvault_tcp_bad_frames_total", "TCP connections closed because the stream was not HEPv3 or a frame length was out of range.", m.TCPBadFrames.Load())
-	counter("hepvault_tcp_partial_frames_total", "TCP connections that ended in the middle of a packet.", m.TCPPartial.Load())
-	counter("hepvault_read_errors_total", "Socket read errors.", m.ReadErrors.Load())
-	counter("hepvault_hep_vendor_chunks_total", "HEP chunks of other vendors, skipped.", m.VendorChunks.Load())
-	counter("hepvault_hep_unknown_chunks_total", "HEP chunks of unknown type, skipped.", m.UnknownChunks.Load())
-	m.writeGuard(w)
-}

@@ -74,7 +74,9 @@ func BenchmarkDecodeParseBuild_Loadgen(b *testing.B) { benchDecodeParseBuild(b, 
 
 // BenchmarkHandle is a reader's whole cost per packet after the socket:
 // worker.handle with its counters, the ID, and the hand-off to the queue,
-// drained by another goroutine as the writer would.
+// drained by another goroutine as the writer would; the counts a worker
+// keeps to itself are flushed every udpBatch packets, as a UDP reader
+// flushes after each read of up to udpBatch datagrams.
 func BenchmarkHandle(b *testing.B) {
 	grams := loadgenPackets(4096)
 	c := New(Config{QueueSize: 1 << 16, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -92,6 +94,9 @@ func BenchmarkHandle(b *testing.B) {
 		w.handle(grams[i], time.Now())
 		if i++; i == len(grams) {
 			i = 0
+		}
+		if i%udpBatch == 0 {
+			w.flush() // as a UDP reader does after each batch read
 		}
 	}
 	b.StopTimer()

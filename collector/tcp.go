@@ -60,8 +60,11 @@ func (c *Collector) serveTCP(conn net.Conn) {
 		c.mu.Unlock()
 		c.metrics.TCPOpen.Add(-1)
 	}()
-	w := &worker{c: c}
-	rd := &frameReader{conn: conn, timeout: c.cfg.TCPIdleTimeout}
+	w := &worker{c: c, transport: TransportTCP}
+	defer w.flush()
+	// The counts of the frames handled go to the metrics whenever the
+	// framer needs more bytes, before the read that may wait.
+	rd := &frameReader{conn: conn, timeout: c.cfg.TCPIdleTimeout, beforeRead: w.flush}
 	fr := hep.NewFramer(rd, c.cfg.MaxFrame)
 	rd.fr = fr
 	remote := conn.RemoteAddr().String()

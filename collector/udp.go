@@ -45,7 +45,8 @@ type datagramReader interface {
 // batch read works on IPv4, IPv6 and dual-stack sockets alike.
 func (c *Collector) readUDP(conn *net.UDPConn) {
 	defer c.wg.Done()
-	w := &worker{c: c}
+	w := &worker{c: c, transport: TransportUDP}
+	defer w.flush()
 	r, err := newDatagramReader(conn, udpBatch, udpMaxDatagram)
 	if err != nil {
 		c.log.Error("UDP listener cannot read; HEP over UDP is not received", "err", err)
@@ -74,5 +75,6 @@ func (c *Collector) readUDP(conn *net.UDPConn) {
 			}
 			w.handle(buf, recv)
 		}
+		w.flush()
 	}
 }

@@ -15,6 +15,9 @@ have_pg || missing+=(postgresql)
 { command -v kamailio || [ -x /usr/sbin/kamailio ]; } >/dev/null 2>&1 || missing+=(kamailio)
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)
+# The metrics test (cmd/hepvault/metrics_test.go) checks /metrics with
+# promtool, which Debian ships in the prometheus package.
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

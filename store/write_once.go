@@ -71,8 +71,7 @@ func (w *Writer) writeOnce(ctx context.Context, pkts []hepvault.Packet, blocks [
 		w.log.Error("packets not stored: their block's key is taken by other packets", "packets", lost)
 	}
 	w.stored.Add(uint64(inserted))
-	w.batches.Add(1)
-	w.lastFlushNanos.Store(int64(time.Since(start)))
+	w.wrote(len(pkts), time.Since(start))
 	return inserted, nil
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/hepvault/hepvault"
@@ -24,15 +25,24 @@ func (w *Writer) writeOnceBounded(ctx context.Context, batch encoded) error {
 	})
 }
 
+// bounded runs write within WriteTimeout and counts its failure by reason
+// (not when ctx ended: that is hepvault stopping, not the database).
 func (w *Writer) bounded(ctx context.Context, write func(context.Context) error) error {
-	if err := w.db.errNotReady(); err != nil {
-		return err
+	err := w.db.errNotReady()
+	if err == nil {
+		wctx, cancel := context.WithTimeout(ctx, w.cfg.WriteTimeout)
+		err = write(wctx)
+		if err != nil && ctx.Err() == nil && wctx.Err() != nil {
+			err = fmt.Errorf("store: write took longer than %s: %w: %v", w.cfg.WriteTimeout, hepvault.ErrUnavailable, err)
+		}
+		cancel()
 	}
-	wctx, cancel := context.WithTimeout(ctx, w.cfg.WriteTimeout)
-	defer cancel()
-	err := write(wctx)
-	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
-		return fmt.Errorf("store: write took longer than %s: %w: %v", w.cfg.WriteTimeout, hepvault.ErrUnavailable, err)
+	if err != nil && ctx.Err() == nil {
+		if errors.Is(err, hepvault.ErrUnavailable) {
+			w.writeErrors[WriteUnavailable].Add(1)
+		} else {
+			w.writeErrors[WriteRefused].Add(1)
+		}
 	}
 	return err
 }

@@ -28,6 +28,11 @@ type WriterConfig struct {
 	// batch is retried until the database answers or Run's ctx ends.
 	Spool      *spool.Spool
 	SpoolAfter time.Duration
+	// OnWrite, when set, is called after each write the database committed
+	// (a batch, a spooled batch replayed, or one packet of a batch written
+	// one by one) with its packets and how long it took; for metrics. It
+	// runs on the writer's goroutines and must return quickly.
+	OnWrite func(packets int, took time.Duration)
 }
 
 // DefaultWriterConfig: batches large enough to fill blocks, flushed soon
@@ -52,7 +57,28 @@ type WriterStats struct {
 	// SpoolDropped counts packets lost because the spool could not take
 	// them, by reason (SpoolFull, SpoolFailed).
 	SpoolDropped [numSpoolDrops]uint64
+	// WriteErrors counts writes that failed, by reason (WriteUnavailable,
+	// WriteRefused); a failed write is retried, spooled or written again
+	// packet by packet, so these are not packets lost.
+	WriteErrors [numWriteErrors]uint64
 }
+
+// WriteError says why a write to the database failed.
+type WriteError uint8
+
+// Reasons a write fails; each has a counter.
+const (
+	WriteUnavailable WriteError = iota // the database did not answer, or not within WriteTimeout
+	WriteRefused                       // the database refused the write (a row it would not take)
+	numWriteErrors
+)
+
+var writeErrorNames = [numWriteErrors]string{"unavailable", "refused"}
+
+func (r WriteError) String() string { return writeErrorNames[r] }
+
+// WriteErrors lists every reason, for metrics.
+func WriteErrors() []WriteError { return []WriteError{WriteUnavailable, WriteRefused} }
 
 // Writer takes packets from a channel and writes them to the database in
 // batches, each as blocks (block_write.go).
@@ -68,6 +94,7 @@ type Writer struct {
 	spoolWake         chan struct{} // an Append for the replayer
 	spooled, replayed atomic.Uint64
 	spoolDropped      [numSpoolDrops]atomic.Uint64
+	writeErrors       [numWriteErrors]atomic.Uint64
 	lastSpoolFullLog  atomic.Int64
 	spoolBuf          []byte // the spool form of a batch; used by Run's goroutine only
 	encBuf            []byte // where Run encodes its batches
@@ -111,6 +138,9 @@ func (w *Writer) Stats() WriterStats {
 	}
 	for r := range st.SpoolDropped {
 		st.SpoolDropped[r] = w.spoolDropped[r].Load()
+	}
+	for r := range st.WriteErrors {
+		st.WriteErrors[r] = w.writeErrors[r].Load()
 	}
 	return st
 }
@@ -314,9 +344,17 @@ func (w *Writer) writeEncoded(ctx context.Context, batch encoded) error {
 		_, err := w.writeEncodedOnce(ctx, batch)
 		return err
 	}
-	w.batches.Add(1)
-	w.lastFlushNanos.Store(int64(time.Since(start)))
+	w.wrote(batch.packets, time.Since(start))
 	return nil
+}
+
+// wrote counts a write the database committed.
+func (w *Writer) wrote(packets int, took time.Duration) {
+	w.batches.Add(1)
+	w.lastFlushNanos.Store(int64(took))
+	if w.cfg.OnWrite != nil {
+		w.cfg.OnWrite(packets, took)
+	}
 }
 
 // ensurePartitions makes the partitions of the days blocks fall on (a block

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,7 +110,17 @@ func countStored(t *testing.T, dsn string) (rows, distinct int) {
 func TestWriter_SpoolsWhileDatabaseAway(t *testing.T) {
 	db, proxy, dsn := openProxied(t)
 	sp := openSpool(t, t.TempDir(), 0)
-	w := store.NewWriter(db, fastWriterConfig(sp))
+	cfg := fastWriterConfig(sp)
+	// OnWrite sees every committed write, direct or replayed from the spool.
+	var wrote, writes atomic.Int64
+	cfg.OnWrite = func(packets int, took time.Duration) {
+		if took <= 0 {
+			t.Errorf("a write took %v", took)
+		}
+		wrote.Add(int64(packets))
+		writes.Add(1)
+	}
+	w := store.NewWriter(db, cfg)
 	in, stop := runWriter(t, w, context.Background())
 
 	send(in, calls("before", 100))
@@ -138,6 +149,12 @@ func TestWriter_SpoolsWhileDatabaseAway(t *testing.T) {
 	st := w.Stats()
 	if st.Spooled != 500 || st.Replayed != 500 || st.SpoolDropped != [2]uint64{} || st.Rejected != 0 {
 		t.Fatalf("unexpected writer stats %+v", st)
+	}
+	if st.WriteErrors[store.WriteUnavailable] == 0 || st.WriteErrors[store.WriteRefused] != 0 {
+		t.Fatalf("unexpected write errors %v; want some unavailable, none refused", st.WriteErrors)
+	}
+	if wrote.Load() != 700 || uint64(writes.Load()) != st.Batches {
+		t.Fatalf("OnWrite saw %d packets in %d writes; want 700 in %d", wrote.Load(), writes.Load(), st.Batches)
 	}
 	if sp.Bytes() != 0 {
 		t.Fatalf("replayed spool keeps %d bytes", sp.Bytes())

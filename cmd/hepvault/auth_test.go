@@ -34,11 +34,12 @@ func metricAt(t *testing.T, url, sample string) uint64 {
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), sample+" "); ok {
-			n, err := strconv.ParseUint(v, 10, 64)
-			if err != nil {
-				t.Fatalf("metric %s: %v", sample, err)
+			// The exposition writes floats: 1e+06 for a million.
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 {
+				t.Fatalf("metric %s: %q: %v", sample, v, err)
 			}
-			return n
+			return uint64(f)
 		}
 	}
 	t.Fatalf("metrics lack %s", sample)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/hepvault/hepvault"
-	"github.com/hepvault/hepvault/collector"
 	"github.com/hepvault/hepvault/internal/badinput"
 )
 
@@ -53,7 +52,7 @@ func TestServe_BadInputTable(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	for _, r := range []string{"short_packet", "not_hep", "bad_length", "bad_chunk", "no_payload", "inflate", "not_sip", "queue_full", "not_allowed"} {
-		if got := droppedByName(m, r); got != wantDrops[r] {
+		if got := droppedByName(t, s, r); got != wantDrops[r] {
 			t.Fatalf("unexpected %s count; got %d; want %d", r, got, wantDrops[r])
 		}
 	}
@@ -108,15 +107,10 @@ func TestServe_BadInputTable(t *testing.T) {
 }
 
 // droppedByName reads a drop counter as /metrics shows it.
-func droppedByName(m *collector.Metrics, name string) uint64 {
-	var b bytes.Buffer
-	m.WritePrometheus(&b)
-	prefix := `hepvault_dropped_total{reason="` + name + `"} `
-	for _, line := range strings.Split(b.String(), "\n") {
-		if v, ok := strings.CutPrefix(line, prefix); ok {
-			n, _ := strconv.ParseUint(v, 10, 64)
-			return n
-		}
+func droppedByName(t *testing.T, s *server, name string) uint64 {
+	v, ok := scrape(t, s)[`hepvault_dropped_total{reason="`+name+`"}`]
+	if !ok {
+		return 1 << 63 // no such reason: fails the comparison
 	}
-	return 1 << 63 // no such reason: fails the comparison
+	return uint64(v)
 }

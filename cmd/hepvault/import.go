@@ -23,6 +23,8 @@ type importConfig struct {
 	Batch    int
 	Progress time.Duration
 	Files    []string
+	// LogFormat is "text" or "json".
+	LogFormat string
 }
 
 // runImport loads capture files into the store. Each packet's id comes from
@@ -35,6 +37,7 @@ func runImport(ctx context.Context, args []string, getenv env, stdout, stderr io
 	flags.StringVar(&cfg.DataDir, "data-dir", envDefault(getenv, "HEPVAULT_DATA_DIR", "./hepvault-data"), "data folder of the embedded PostgreSQL, as serve uses it (env HEPVAULT_DATA_DIR)")
 	flags.IntVar(&cfg.Batch, "batch", 5000, "packets written per database round trip")
 	flags.DurationVar(&cfg.Progress, "progress", 5*time.Second, "show progress on large files this often (and at every 10%); 0: never")
+	addLogFormatFlag(flags, getenv, &cfg.LogFormat)
 	flags.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: hepvault import [--db DSN | --data-dir DIR] FILE...\n\n"+
 			"Loads pcap or pcapng files (gzipped or not) of SIP, plain or in HEP, over UDP or TCP.\n\n")
@@ -59,6 +62,10 @@ func runImport(ctx context.Context, args []string, getenv env, stdout, stderr io
 	if cfg.Batch <= 0 {
 		return usagef("import: --batch must be positive, not %d", cfg.Batch)
 	}
+	log, err := newLogger(stderr, "warn", cfg.LogFormat)
+	if err != nil {
+		return err
+	}
 	// Say which file cannot be opened before starting a database.
 	for _, f := range cfg.Files {
 		if _, err := os.Stat(f); err != nil {
@@ -69,7 +76,6 @@ func runImport(ctx context.Context, args []string, getenv env, stdout, stderr io
 			return fmt.Errorf("%s: %w", f, err)
 		}
 	}
-	log, _ := newLogger(stderr, "warn")
 	db, pg, err := openStorage(ctx, cfg.DB, cfg.DataDir, log)
 	if err != nil {
 		return err

@@ -244,11 +244,12 @@ func (p *hepvaultProc) metric(t *testing.T, name string) int64 {
 	body, _ := io.ReadAll(resp.Body)
 	for _, line := range bytes.Split(body, []byte("\n")) {
 		if v, ok := bytes.CutPrefix(line, []byte(name+" ")); ok {
-			n, err := strconv.ParseInt(string(v), 10, 64)
+			// The exposition writes floats: 1e+06 for a million.
+			f, err := strconv.ParseFloat(string(v), 64)
 			if err != nil {
 				t.Fatalf("metric %s: %q", name, v)
 			}
-			return n
+			return int64(f)
 		}
 	}
 	t.Fatalf("metric %s not in /metrics:\n%s", name, body)

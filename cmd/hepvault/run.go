@@ -86,10 +86,25 @@ func envDefault(getenv env, name, def string) string {
 	return def
 }
 
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+// addLogFormatFlag adds --log-format (env HEPVAULT_LOG_FORMAT) to fs, into p.
+func addLogFormatFlag(fs *flag.FlagSet, getenv env, p *string) {
+	fs.StringVar(p, "log-format", envDefault(getenv, "HEPVAULT_LOG_FORMAT", "text"),
+		"text (key=value) or json (one object a line, for a log collector) (env HEPVAULT_LOG_FORMAT)")
+}
+
+// newLogger returns a logger writing to w at level and above, in format
+// "text" (slog's key=value lines) or "json" (one JSON object a line).
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
 		return nil, usagef("--log-level must be debug, info, warn or error, not %q", level)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch strings.ToLower(format) {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usagef("--log-format must be text or json, not %q", format)
 }

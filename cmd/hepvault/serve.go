@@ -25,6 +25,8 @@ type serveConfig struct {
 	HEPTCP   string
 	HTTP     string
 	LogLevel string
+	// LogFormat is "text" or "json".
+	LogFormat string
 	// HEPAuthKey, when set, is the HEP auth key a packet must carry to be stored.
 	HEPAuthKey string
 	// ShutdownTimeout bounds the final flush on exit.
@@ -46,6 +48,7 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	fs.StringVar(&cfg.HEPAuthKey, "hep-auth-key", getenv("HEPVAULT_HEP_AUTH_KEY"), "store only HEPv3 packets carrying this auth key (Kamailio siptrace auth_key); others are dropped and counted (env HEPVAULT_HEP_AUTH_KEY, better than the flag: ps shows flags)")
 	fs.StringVar(&cfg.HTTP, "http", envDefault(getenv, "HEPVAULT_HTTP", "127.0.0.1:9080"), "address of the HTTP API (env HEPVAULT_HTTP)")
 	fs.StringVar(&cfg.LogLevel, "log-level", envDefault(getenv, "HEPVAULT_LOG_LEVEL", "info"), "debug, info, warn or error (env HEPVAULT_LOG_LEVEL)")
+	addLogFormatFlag(fs, getenv, &cfg.LogFormat)
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long the final flush may take on exit")
 	addGuardFlags(fs, getenv, &cfg.Guard)
 	fs.StringVar(&cfg.SpoolDir, "spool-dir", getenv("HEPVAULT_SPOOL_DIR"), "folder for batches the database cannot take (env HEPVAULT_SPOOL_DIR; default <data-dir>/spool)")
@@ -60,11 +63,11 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	if err := cfg.Guard.apply(&collector.Config{}, &api.AccessConfig{}); err != nil {
 		return err
 	}
-	tuneGC(getenv)
-	log, err := newLogger(stderr, cfg.LogLevel)
+	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		return err
 	}
+	tuneGC(getenv)
 	s, err := startServer(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -135,8 +138,9 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	if s.spool, err = openSpool(cfg, log); err != nil {
 		return nil, err
 	}
+	writes := newWriteMetrics()
 	wcfg := store.DefaultWriterConfig()
-	wcfg.Spool = s.spool
+	wcfg.Spool, wcfg.OnWrite = s.spool, writes.observe
 	s.writer = store.NewWriter(s.db, wcfg)
 	s.writerDone = make(chan error, 1)
 	go func() { s.writerDone <- s.writer.Run(bg, s.col.Packets()) }()
@@ -149,7 +153,13 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		}()
 	}
 
-	handler := api.New(s.db, metricsSet{s.col, s.writer, s.spool}, log)
+	reg := newMetricsRegistry(metricSources{
+		col: s.col, writer: s.writer, spool: s.spool, spoolMaxBytes: cfg.SpoolMaxBytes, writes: writes,
+		// Retention, when it runs here, gives its days dropped by reason
+		// ("retention", "disk") as a func() map[string]uint64.
+		retentionDropped: nil,
+	})
+	handler := api.New(s.db, metricsHandler(reg, log), log)
 	handler.SetAccess(acfg)
 	if s.spool != nil {
 		handler.SetSpool(s.spool)
@@ -234,23 +244,6 @@ func (s *server) closeStorage() {
 		}
 	}
 	closeStorage(s.db, s.pg, s.log)
-}
-
-// metricsSet writes the collector's and the writer's counters together.
-type metricsSet struct {
-	col    *collector.Collector
-	writer *store.Writer
-	spool  *spool.Spool
-}
-
-func (m metricsSet) WritePrometheus(w io.Writer) {
-	m.col.Metrics().WritePrometheus(w)
-	ws := m.writer.Stats()
-	fmt.Fprintf(w, "# HELP hepvault_stored_total Packets the database committed.\n# TYPE hepvault_stored_total counter\nhepvault_stored_total %d\n", ws.Stored)
-	fmt.Fprintf(w, "# HELP hepvault_db_rejected_total Packets the database refused (logged).\n# TYPE hepvault_db_rejected_total counter\nhepvault_db_rejected_total %d\n", ws.Rejected)
-	fmt.Fprintf(w, "# HELP hepvault_db_retries_total Batch writes retried while the database was unavailable.\n# TYPE hepvault_db_retries_total counter\nhepvault_db_retries_total %d\n", ws.Retries)
-	writeSpoolMetrics(w, ws, m.spool)
-	fmt.Fprintf(w, "# HELP hepvault_queue_length Packets waiting for the writer.\n# TYPE hepvault_queue_length gauge\nhepvault_queue_length %d\n", m.col.QueueLen())
 }
 
 // tuneGC lets the heap grow to five times what is live before collecting,

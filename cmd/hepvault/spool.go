@@ -2,13 +2,11 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"strconv"
 	"strings"
 
-	"github.com/hepvault/hepvault/store"
 	"github.com/hepvault/hepvault/store/spool"
 )
 
@@ -81,20 +79,4 @@ func (b bytesFlag) Set(s string) error {
 	}
 	*b.n = n
 	return nil
-}
-
-// writeSpoolMetrics writes the spool's counters in the Prometheus text format.
-func writeSpoolMetrics(w io.Writer, ws store.WriterStats, sp *spool.Spool) {
-	var st spool.Stats
-	if sp != nil {
-		st = sp.Stats()
-	}
-	fmt.Fprintf(w, "# HELP hepvault_spooled_total Packets written to the disk spool while the database was unavailable.\n# TYPE hepvault_spooled_total counter\nhepvault_spooled_total %d\n", ws.Spooled)
-	fmt.Fprintf(w, "# HELP hepvault_replayed_total Spooled packets written to the database.\n# TYPE hepvault_replayed_total counter\nhepvault_replayed_total %d\n", ws.Replayed)
-	fmt.Fprintf(w, "# HELP hepvault_spool_bytes Bytes in the disk spool now.\n# TYPE hepvault_spool_bytes gauge\nhepvault_spool_bytes %d\n", st.Bytes)
-	fmt.Fprintf(w, "# HELP hepvault_spool_dropped_total Packets the database could not take and the spool could not either, by reason.\n# TYPE hepvault_spool_dropped_total counter\n")
-	for _, r := range store.SpoolDrops() {
-		fmt.Fprintf(w, "hepvault_spool_dropped_total{reason=%q} %d\n", r.String(), ws.SpoolDropped[r])
-	}
-	fmt.Fprintf(w, "# HELP hepvault_spool_skipped_records_total Spool records skipped as torn (crash mid-write) or damaged; their packets are lost.\n# TYPE hepvault_spool_skipped_records_total counter\nhepvault_spool_skipped_records_total %d\n", st.Skipped)
 }
