@@ -91,11 +91,11 @@ type Retention struct {
 	diskFloor atomic.Int64 // unix nanos: the end of the newest day the guard dropped
 	paused    atomic.Bool
 
-	mu   sync.Mutex // guards the fields below
-	free int64
-	need int64
+	mu     sync.Mutex // guards the fields below
+	free   int64
+	need   int64
 	detail string
-	err  string
+	err    string
 	// walUnreadable: the role may not list the WAL (pg_ls_waldir); said once.
 	walUnreadable bool
 }
