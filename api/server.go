@@ -28,6 +28,7 @@ type Server struct {
 	store   Store
 	metrics Metrics
 	spool   Spool // nil: no spool
+	guard   Guard // nil: no disk guard
 	log     *slog.Logger
 	echo    *echo.Echo
 }

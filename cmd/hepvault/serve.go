@@ -34,6 +34,9 @@ type serveConfig struct {
 	// SpoolMaxBytes caps it, 0 turns it off (spool.go).
 	SpoolDir      string
 	SpoolMaxBytes int64
+	// Retention: how long packets are kept and how much disk stays free
+	// (retention.go).
+	Retention retentionConfig
 }
 
 func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) error {
@@ -53,12 +56,16 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	if err := (bytesFlag{&cfg.SpoolMaxBytes}).Set(envDefault(getenv, "HEPVAULT_SPOOL_MAX_BYTES", "1G")); err != nil {
 		return fmt.Errorf("HEPVAULT_SPOOL_MAX_BYTES: %w", err)
 	}
+	addRetentionFlags(fs, getenv, &cfg.Retention)
 	fs.Var(bytesFlag{&cfg.SpoolMaxBytes}, "spool-max-bytes", "cap of the spool, e.g. 512M; past it batches are dropped and counted; 0 turns the spool off (env HEPVAULT_SPOOL_MAX_BYTES)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := cfg.Guard.apply(&collector.Config{}, &api.AccessConfig{}); err != nil {
 		return err
+	}
+	if cfg.Retention.envErr != nil {
+		return usageError{cfg.Retention.envErr}
 	}
 	tuneGC(getenv)
 	log, err := newLogger(stderr, cfg.LogLevel)
@@ -90,12 +97,15 @@ type server struct {
 	spool  *spool.Spool
 	col    *collector.Collector
 	writer *store.Writer
-	http   *http.Server
-	httpLn net.Listener
+	// retention drops days past the horizon and guards the disk.
+	retention *store.Retention
+	http      *http.Server
+	httpLn    net.Listener
 
 	writerDone chan error
 	cancelBg   context.CancelFunc
 	awaitDone  chan struct{} // awaitDatabase ended; nil when not started (dbwait.go)
+	retainDone chan struct{} // retention's loop ended; nil when not started
 	failed     chan error
 }
 
@@ -135,12 +145,27 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	if s.spool, err = openSpool(cfg, log); err != nil {
 		return nil, err
 	}
+	// The guard measures the embedded cluster's filesystem; with --db, what
+	// the database and the spool take against --max-db-size.
+	pgDir, spoolBytes := "", func() int64 { return 0 }
+	if cfg.DB == "" {
+		pgDir = cfg.DataDir
+	}
+	if s.spool != nil {
+		spoolBytes = s.spool.Bytes
+	}
+	s.retention = store.NewRetention(s.db, cfg.Retention.storeConfig(pgDir, spoolBytes))
 	wcfg := store.DefaultWriterConfig()
-	wcfg.Spool = s.spool
+	wcfg.Spool, wcfg.Retention = s.spool, s.retention
 	s.writer = store.NewWriter(s.db, wcfg)
 	s.writerDone = make(chan error, 1)
 	go func() { s.writerDone <- s.writer.Run(bg, s.col.Packets()) }()
 	go s.keepPartitions(bg)
+	s.retainDone = make(chan struct{})
+	go func() {
+		defer close(s.retainDone)
+		s.retention.Run(bg)
+	}()
 	if dbPending {
 		s.awaitDone = make(chan struct{})
 		go func() {
@@ -149,8 +174,9 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		}()
 	}
 
-	handler := api.New(s.db, metricsSet{s.col, s.writer, s.spool}, log)
+	handler := api.New(s.db, metricsSet{s.col, s.writer, s.spool, s.retention}, log)
 	handler.SetAccess(acfg)
+	handler.SetGuard(guardState{s.retention})
 	if s.spool != nil {
 		handler.SetSpool(s.spool)
 	}
@@ -218,11 +244,15 @@ func (s *server) shutdown() error {
 	if s.awaitDone != nil {
 		<-s.awaitDone // before the pool closes under it
 	}
+	if s.retainDone != nil {
+		<-s.retainDone
+	}
 	m := s.col.Metrics()
 	ws := s.writer.Stats()
 	s.log.Info("stopped", "received", m.UDPDatagrams.Load()+m.TCPFrames.Load(), "stored", ws.Stored, "queued", m.Queued.Load(),
 		"dropped", m.DroppedTotal(), "rejected_by_db", ws.Rejected, "spooled", ws.Spooled, "replayed", ws.Replayed,
-		"spool_dropped", ws.SpoolDropped[store.SpoolFull]+ws.SpoolDropped[store.SpoolFailed])
+		"spool_dropped", ws.SpoolDropped[store.SpoolFull]+ws.SpoolDropped[store.SpoolFailed],
+		"expired", ws.Expired, "disk_full", ws.DiskFull)
 	s.closeStorage()
 	return err
 }
@@ -241,6 +271,9 @@ type metricsSet struct {
 	col    *collector.Collector
 	writer *store.Writer
 	spool  *spool.Spool
+	// retention's counters come from Retention.Stats, the packets it
+	// refused from the writer's (Expired, DiskFull).
+	retention *store.Retention
 }
 
 func (m metricsSet) WritePrometheus(w io.Writer) {
@@ -250,6 +283,7 @@ func (m metricsSet) WritePrometheus(w io.Writer) {
 	fmt.Fprintf(w, "# HELP hepvault_db_rejected_total Packets the database refused (logged).\n# TYPE hepvault_db_rejected_total counter\nhepvault_db_rejected_total %d\n", ws.Rejected)
 	fmt.Fprintf(w, "# HELP hepvault_db_retries_total Batch writes retried while the database was unavailable.\n# TYPE hepvault_db_retries_total counter\nhepvault_db_retries_total %d\n", ws.Retries)
 	writeSpoolMetrics(w, ws, m.spool)
+	writeRetentionMetrics(w, ws, m.retention)
 	fmt.Fprintf(w, "# HELP hepvault_queue_length Packets waiting for the writer.\n# TYPE hepvault_queue_length gauge\nhepvault_queue_length %d\n", m.col.QueueLen())
 }
 
