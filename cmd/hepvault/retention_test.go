@@ -105,7 +105,6 @@ func writeDays(t *testing.T, dsn string, now time.Time, days ...int) {
 	}
 }
 
-
 // Days past the horizon go at start; newer ones, and the packets in them,
 // stay; packets captured past the horizon are counted, not stored.
 func TestServe_Retention(t *testing.T) {
