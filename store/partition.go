@@ -177,3 +177,23 @@ func (db *DB) dropDay(ctx context.Context, t dayTable) error {
 	db.parts.forget(t.day) // a write may have looked it up meanwhile
 	return nil
 }
+
+// DropDay drops the partition of the UTC day that holds d, and every packet
+// in it (dropDay says how), and reports whether there was one. It refuses
+// today's and later days: the writer is filling them.
+func (db *DB) DropDay(ctx context.Context, d, now time.Time) (bool, error) {
+	d = dayOf(d)
+	if !d.Before(dayOf(now)) {
+		return false, fmt.Errorf("store: drop partition %s: today's and later days are being written; not dropped", partitionName(d))
+	}
+	tables, err := db.dayTables(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, t := range tables {
+		if t.day.Equal(d) {
+			return true, db.dropDay(ctx, t)
+		}
+	}
+	return false, nil
+}
