@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -142,10 +143,11 @@ func (db *DB) dayTables(ctx context.Context) ([]dayTable, error) {
 
 // dropDay removes the partition of day t and every packet in it. DETACH
 // PARTITION CONCURRENTLY takes no ACCESS EXCLUSIVE lock on packet_blocks,
-// so the writer and queries go on (it waits for the transactions that use
-// packet_blocks to end instead); it cannot run in a transaction, hence the
-// session-level advisory lock that keeps partition creation out meanwhile.
-// A drop interrupted half-way is finished by the next one.
+// so the writer and queries go on; it cannot run in a transaction, and it
+// waits for every transaction whose snapshot is older than its own to end,
+// so no lock a writer may wait for is held across it: the advisory lock
+// that serialises partition DDL is taken only for DROP TABLE, once the
+// table is detached. A drop interrupted half-way is finished by the next.
 func (db *DB) dropDay(ctx context.Context, t dayTable) error {
 	db.parts.forget(t.day)
 	c, err := db.pool.Acquire(ctx)
@@ -153,26 +155,38 @@ func (db *DB) dropDay(ctx context.Context, t dayTable) error {
 		return interpretError("drop partition "+t.name, err)
 	}
 	defer c.Release()
-	if _, err := c.Exec(ctx, `SELECT pg_advisory_lock($1)`, partitionLock); err != nil {
-		return interpretError("drop partition "+t.name, err)
-	}
-	defer func() {
-		// Released with the session should this fail (the pool then
-		// discards the connection).
-		_, _ = c.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, partitionLock)
-	}()
-	var stmts []string
+	var detach string
 	switch {
 	case t.pending:
-		stmts = append(stmts, `ALTER TABLE packet_blocks DETACH PARTITION `+t.name+` FINALIZE`)
+		detach = `ALTER TABLE packet_blocks DETACH PARTITION ` + t.name + ` FINALIZE`
 	case t.attached:
-		stmts = append(stmts, `ALTER TABLE packet_blocks DETACH PARTITION `+t.name+` CONCURRENTLY`)
+		detach = `ALTER TABLE packet_blocks DETACH PARTITION ` + t.name + ` CONCURRENTLY`
 	}
-	stmts = append(stmts, `DROP TABLE IF EXISTS `+t.name)
-	for _, s := range stmts {
-		if _, err := c.Exec(ctx, s); err != nil {
-			return interpretError("drop partition "+t.name, err)
+	if detach != "" {
+		if _, err := c.Exec(ctx, detach); err != nil {
+			return interpretError("detach partition "+t.name, err)
 		}
+	}
+	// Under the lock, drop the table only if it is still detached: a write
+	// for that day may have made its partition again meanwhile (create).
+	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, partitionLock); err != nil {
+			return err
+		}
+		var detached bool
+		err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT FROM pg_inherits WHERE inhrelid = c.oid)
+			FROM (SELECT to_regclass($1) AS oid) c WHERE c.oid IS NOT NULL`, t.name).Scan(&detached)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !detached) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DROP TABLE `+t.name)
+		return err
+	})
+	if err != nil {
+		return interpretError("drop partition "+t.name, err)
 	}
 	db.parts.forget(t.day) // a write may have looked it up meanwhile
 	return nil

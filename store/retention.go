@@ -69,8 +69,9 @@ type RetentionStats struct {
 	Guard       bool  // the disk guard measures
 	FreeBytes   int64 // at the last check
 	NeedBytes   int64 // what the guard keeps free
-	// Paused: space is short and no day but today's is left to drop, so
-	// new packets are dropped (the writer counts them as disk_full).
+	// Paused: space is short and no day but today's is left to drop, or
+	// under a quarter of the minimum while a drop is under way, so new
+	// packets are dropped (the writer counts them as disk_full).
 	Paused bool
 	// Detail says in a sentence what the guard did last; empty when it
 	// never had to act.
@@ -89,7 +90,12 @@ type Retention struct {
 
 	dropped   [numDropReasons]atomic.Uint64
 	diskFloor atomic.Int64 // unix nanos: the end of the newest day the guard dropped
-	paused    atomic.Bool
+	paused    atomic.Bool  // short of space with no day left to drop
+	// emergency: free space under a quarter of the minimum, seen by watch while
+	// a drop may be under way (DETACH ... CONCURRENTLY waits for older
+	// transactions, a long query among them); writing stops until it is
+	// back above.
+	emergency atomic.Bool
 
 	mu     sync.Mutex // guards the fields below
 	free   int64
@@ -114,7 +120,7 @@ func NewRetention(db *DB, cfg RetentionConfig) *Retention {
 
 // Stats returns the counters and the guard's state.
 func (r *Retention) Stats() RetentionStats {
-	st := RetentionStats{Horizon: r.cfg.Horizon, Guard: r.cfg.GuardOn(), Paused: r.paused.Load()}
+	st := RetentionStats{Horizon: r.cfg.Horizon, Guard: r.cfg.GuardOn(), Paused: r.Paused()}
 	for i := range st.DroppedDays {
 		st.DroppedDays[i] = r.dropped[i].Load()
 	}
@@ -143,7 +149,7 @@ func (r *Retention) diskCutoff() time.Time {
 }
 
 // Paused reports whether the guard stopped the writing of new packets.
-func (r *Retention) Paused() bool { return r != nil && r.paused.Load() }
+func (r *Retention) Paused() bool { return r != nil && (r.paused.Load() || r.emergency.Load()) }
 
 // Run drops the days past the horizon at once and then every SweepEvery,
 // and runs the disk guard every CheckEvery, until ctx ends. While the
@@ -162,6 +168,9 @@ func (r *Retention) Run(ctx context.Context) {
 	} else {
 		r.log.Warn("disk guard off: nothing keeps PostgreSQL's disk from filling (give --min-free-disk, and --max-db-size with --db)")
 	}
+	if r.cfg.GuardOn() {
+		defer goUntilStopped(ctx, r.watch)()
+	}
 	check := time.NewTicker(r.cfg.CheckEvery)
 	defer check.Stop()
 	var lastSweep time.Time
@@ -169,10 +178,10 @@ func (r *Retention) Run(ctx context.Context) {
 		if r.db.Ready() {
 			now := time.Now()
 			if r.cfg.Horizon > 0 && now.Sub(lastSweep) >= r.cfg.SweepEvery {
+				lastSweep = now
 				if _, err := r.DropExpired(ctx, now); err != nil && ctx.Err() == nil {
-					r.log.Warn("retention: dropping days past the horizon failed; trying again at the next check", "err", err)
-				} else {
-					lastSweep = now
+					r.log.Warn("retention: dropping days past the horizon failed; trying again in a minute", "err", err)
+					lastSweep = now.Add(time.Minute - r.cfg.SweepEvery)
 				}
 			}
 			if r.cfg.GuardOn() {
@@ -274,6 +283,40 @@ func (r *Retention) CheckDisk(ctx context.Context, now time.Time) error {
 	}
 }
 
+// watch measures the free space every CheckEvery, beside Run's loop, which
+// a drop may hold up: below a quarter of the minimum it stops the writing of new
+// packets until the space is back above it.
+func (r *Retention) watch(ctx context.Context) {
+	t := time.NewTicker(r.cfg.CheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !r.db.Ready() {
+			continue
+		}
+		free, need, err := r.space(ctx)
+		if err != nil {
+			continue // Run's loop reports it
+		}
+		short := free < need/4
+		if r.emergency.Swap(short) == short {
+			continue
+		}
+		if short {
+			r.setDetail(fmt.Sprintf("%s free, under a quarter of the %s to keep free, while a drop is under way: new packets are dropped until space returns",
+				mib(free), mib(need)))
+			r.log.Error("disk guard: space under a quarter of the minimum while a drop is under way; new packets are dropped (counted as disk_full) until space returns",
+				"free_bytes", free, "min_free_bytes", need)
+		} else {
+			r.log.Info("disk guard: space above a quarter of the minimum again; writing new packets", "free_bytes", free, "min_free_bytes", need)
+		}
+	}
+}
+
 // space returns the free space and what the guard keeps free.
 func (r *Retention) space(ctx context.Context) (free, need int64, err error) {
 	if r.cfg.DataDir != "" {
@@ -323,10 +366,17 @@ func (r *Retention) walBytes(ctx context.Context) int64 {
 	return n
 }
 
+// checkpointWait bounds the wait for a CHECKPOINT: the checkpointer goes on
+// after the request is cancelled, and meanwhile ingest goes on too, which
+// the guard must keep measuring.
+const checkpointWait = time.Second
+
 // checkpoint has PostgreSQL recycle the WAL the drops no longer need, so
 // their space returns now rather than at the next timed checkpoint.
 func (r *Retention) checkpoint(ctx context.Context) {
-	if _, err := r.db.pool.Exec(ctx, `CHECKPOINT`); err != nil && ctx.Err() == nil {
+	cctx, cancel := context.WithTimeout(ctx, checkpointWait)
+	defer cancel()
+	if _, err := r.db.pool.Exec(cctx, `CHECKPOINT`); err != nil && cctx.Err() == nil {
 		r.log.Warn("retention: CHECKPOINT after dropping days failed (needs a superuser or pg_checkpoint); WAL space returns at the next checkpoint", "err", err)
 	}
 }
