@@ -91,11 +91,12 @@ type Retention struct {
 	dropped   [numDropReasons]atomic.Uint64
 	diskFloor atomic.Int64 // unix nanos: the end of the newest day the guard dropped
 	paused    atomic.Bool  // short of space with no day left to drop
-	// emergency: free space under a quarter of the minimum, seen by watch while
-	// a drop may be under way (DETACH ... CONCURRENTLY waits for older
-	// transactions, a long query among them); writing stops until it is
-	// back above.
+	// emergency: free space under a quarter of the minimum while Run's
+	// loop is held up (DETACH ... CONCURRENTLY waits for older
+	// transactions, a long query among them), seen by watch; writing stops
+	// until the space is back above or the loop is free to drop days.
 	emergency atomic.Bool
+	busySince atomic.Int64 // unix nanos: Run's loop began its work; 0 when idle
 
 	mu     sync.Mutex // guards the fields below
 	free   int64
@@ -177,6 +178,7 @@ func (r *Retention) Run(ctx context.Context) {
 	for {
 		if r.db.Ready() {
 			now := time.Now()
+			r.busySince.Store(now.UnixNano())
 			if r.cfg.Horizon > 0 && now.Sub(lastSweep) >= r.cfg.SweepEvery {
 				lastSweep = now
 				if _, err := r.DropExpired(ctx, now); err != nil && ctx.Err() == nil {
@@ -189,6 +191,7 @@ func (r *Retention) Run(ctx context.Context) {
 					r.setErr(err)
 				}
 			}
+			r.busySince.Store(0)
 		}
 		select {
 		case <-ctx.Done():
@@ -283,9 +286,15 @@ func (r *Retention) CheckDisk(ctx context.Context, now time.Time) error {
 	}
 }
 
+// heldUp is how long Run's loop may work before watch takes over the
+// pausing: a drop takes milliseconds, but PostgreSQL's WAL grows by 16 MB
+// segments, so free space dips briefly on its own.
+const heldUp = time.Second
+
 // watch measures the free space every CheckEvery, beside Run's loop, which
-// a drop may hold up: below a quarter of the minimum it stops the writing of new
-// packets until the space is back above it.
+// a drop may hold up: while the loop has been busy for heldUp and free
+// space is under a quarter of the minimum, it stops the writing of new
+// packets.
 func (r *Retention) watch(ctx context.Context) {
 	t := time.NewTicker(r.cfg.CheckEvery)
 	defer t.Stop()
@@ -302,7 +311,8 @@ func (r *Retention) watch(ctx context.Context) {
 		if err != nil {
 			continue // Run's loop reports it
 		}
-		short := free < need/4
+		since := r.busySince.Load()
+		short := free < need/4 && since != 0 && time.Since(time.Unix(0, since)) >= heldUp
 		if r.emergency.Swap(short) == short {
 			continue
 		}
@@ -312,7 +322,7 @@ func (r *Retention) watch(ctx context.Context) {
 			r.log.Error("disk guard: space under a quarter of the minimum while a drop is under way; new packets are dropped (counted as disk_full) until space returns",
 				"free_bytes", free, "min_free_bytes", need)
 		} else {
-			r.log.Info("disk guard: space above a quarter of the minimum again; writing new packets", "free_bytes", free, "min_free_bytes", need)
+			r.log.Info("disk guard: space above a quarter of the minimum again, or days can be dropped; writing new packets", "free_bytes", free, "min_free_bytes", need)
 		}
 	}
 }

@@ -137,7 +137,10 @@ func TestServe_DiskGuardOnSmallFilesystem(t *testing.T) {
 	cfg := serveConfig{
 		DataDir: dataDir, HEPTCP: "127.0.0.1:0", HTTP: "127.0.0.1:0",
 		ShutdownTimeout: 20 * time.Second, SpoolMaxBytes: 64 << 20,
-		Retention: retentionConfig{MinFree: minFree{Fraction: 0.10}, CheckEvery: 250 * time.Millisecond},
+		// At ~17 MB/s of packets (and as much WAL, which grows by 16 MB
+		// segments), 20% of 174 MiB leaves the guard room for a few checks
+		// and a drop.
+		Retention: retentionConfig{MinFree: minFree{Fraction: 0.20}, CheckEvery: 100 * time.Millisecond},
 	}
 	s, err := startServer(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
@@ -147,8 +150,9 @@ func TestServe_DiskGuardOnSmallFilesystem(t *testing.T) {
 		if err := s.shutdown(); err != nil {
 			t.Error(err)
 		}
-		if t.Failed() {
-			t.Logf("hepvault log:\n%s", logs.String())
+		if t.Failed() || os.Getenv("DISKGUARD_LOG") != "" {
+			t.Logf("hepvault log:\n%s\nwriter: %+v\ncollector dropped %d, queued %d", logs.String(), s.writer.Stats(),
+				s.col.Metrics().DroppedTotal(), s.col.QueueLen())
 		}
 	})
 	dsn := s.pg.DSN()
@@ -164,6 +168,9 @@ func TestServe_DiskGuardOnSmallFilesystem(t *testing.T) {
 		for {
 			if u, err := diskspace.Of(mnt); err == nil && u.Free < lowest {
 				lowest = u.Free
+				if os.Getenv("DISKGUARD_LOG") != "" {
+					slog.New(slog.NewTextHandler(logs, nil)).Info("TEST lowest", "free", lowest)
+				}
 			}
 			select {
 			case <-stopWatch:
