@@ -304,26 +304,29 @@ func (r *Retention) watch(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if !r.db.Ready() {
-			continue
+		if r.db.Ready() {
+			r.watchOnce(ctx)
 		}
-		free, need, err := r.space(ctx)
-		if err != nil {
-			continue // Run's loop reports it
-		}
-		since := r.busySince.Load()
-		short := free < need/4 && since != 0 && time.Since(time.Unix(0, since)) >= heldUp
-		if r.emergency.Swap(short) == short {
-			continue
-		}
-		if short {
-			r.setDetail(fmt.Sprintf("%s free, under a quarter of the %s to keep free, while a drop is under way: new packets are dropped until space returns",
-				mib(free), mib(need)))
-			r.log.Error("disk guard: space under a quarter of the minimum while a drop is under way; new packets are dropped (counted as disk_full) until space returns",
-				"free_bytes", free, "min_free_bytes", need)
-		} else {
-			r.log.Info("disk guard: space above a quarter of the minimum again, or days can be dropped; writing new packets", "free_bytes", free, "min_free_bytes", need)
-		}
+	}
+}
+
+func (r *Retention) watchOnce(ctx context.Context) {
+	free, need, err := r.space(ctx)
+	if err != nil {
+		return // Run's loop reports it
+	}
+	since := r.busySince.Load()
+	short := free < need/4 && since != 0 && time.Since(time.Unix(0, since)) >= heldUp
+	if r.emergency.Swap(short) == short {
+		return
+	}
+	if short {
+		r.setDetail(fmt.Sprintf("%s free, under a quarter of the %s to keep free, while a drop is under way: new packets are dropped until space returns",
+			mib(free), mib(need)))
+		r.log.Error("disk guard: space under a quarter of the minimum while a drop is under way; new packets are dropped (counted as disk_full) until space returns",
+			"free_bytes", free, "min_free_bytes", need)
+	} else {
+		r.log.Info("disk guard: space above a quarter of the minimum again, or days can be dropped; writing new packets", "free_bytes", free, "min_free_bytes", need)
 	}
 }
 

@@ -211,3 +211,31 @@ func TestRetention_DiskGuardDropsOldestThenPauses(t *testing.T) {
 		t.Fatalf("unexpected packets; got %v; want [day-0 resumed]", ids)
 	}
 }
+
+// While Run's loop is held up, the watcher alone stops writing once the
+// space is under a quarter of the minimum, and only then.
+func TestRetention_WatcherPausesWhileHeldUp(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	spool := int64(0)
+	// 1 TiB allowed, 400 GiB kept free: free space is 1 TiB minus what the
+	// (small) database and the spool take.
+	r := store.NewRetention(db, store.RetentionConfig{MaxDBSize: 1 << 40, MinFreeBytes: 400 << 30, SpoolBytes: func() int64 { return spool }})
+	f := func(spoolBytes int64, held time.Duration, want bool) {
+		t.Helper()
+		spool = spoolBytes
+		r.WatchHeldUp(ctx, held)
+		if got := r.Paused(); got != want {
+			t.Fatalf("unexpected pause with %d GiB spooled, loop held %s; got %v; want %v", spoolBytes>>30, held, got, want)
+		}
+	}
+	f(700<<30, 5*time.Second, false) // 324 GiB free: short, but above a quarter
+	f(950<<30, 0, false)             // 74 GiB free, the loop not held up: it drops days
+	f(950<<30, 5*time.Second, true)
+	if st := r.Stats(); !st.Paused || !strings.Contains(st.Detail, "while a drop is under way") {
+		t.Fatalf("unexpected stats; got %+v; want paused, saying why", st)
+	}
+	f(950<<30, 0, false) // the loop free again: it takes over
+	f(950<<30, 5*time.Second, true)
+	f(100<<30, 5*time.Second, false) // space back
+}
