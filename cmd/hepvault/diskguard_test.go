@@ -150,7 +150,7 @@ func TestServe_DiskGuardOnSmallFilesystem(t *testing.T) {
 		if err := s.shutdown(); err != nil {
 			t.Error(err)
 		}
-		if t.Failed() || os.Getenv("DISKGUARD_LOG") != "" {
+		if t.Failed() {
 			t.Logf("hepvault log:\n%s\nwriter: %+v\ncollector dropped %d, queued %d", logs.String(), s.writer.Stats(),
 				s.col.Metrics().DroppedTotal(), s.col.QueueLen())
 		}
@@ -168,9 +168,6 @@ func TestServe_DiskGuardOnSmallFilesystem(t *testing.T) {
 		for {
 			if u, err := diskspace.Of(mnt); err == nil && u.Free < lowest {
 				lowest = u.Free
-				if os.Getenv("DISKGUARD_LOG") != "" {
-					slog.New(slog.NewTextHandler(logs, nil)).Info("TEST lowest", "free", lowest)
-				}
 			}
 			select {
 			case <-stopWatch:
