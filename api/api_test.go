@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -320,4 +321,52 @@ func TestHealth(t *testing.T) {
 	// Alive without its database: it keeps receiving into the spool.
 	f("/healthz", http.StatusOK, "down")
 	f("/readyz", http.StatusServiceUnavailable, "down")
+}
+
+type fakeGuard struct {
+	mu     sync.Mutex
+	paused bool
+	detail string
+}
+
+func (g *fakeGuard) GuardState() (bool, string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.paused, g.detail
+}
+
+func (g *fakeGuard) set(paused bool, detail string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.paused, g.detail = paused, detail
+}
+
+func TestHealth_DiskGuard(t *testing.T) {
+	_, db := newServer(t)
+	g := &fakeGuard{detail: "dropped 2026-11-02, the oldest day, for space"}
+	a := api.New(db, nil, nil)
+	a.SetGuard(g)
+	srv := httptest.NewServer(a)
+	defer srv.Close()
+	f := func(path string, wantCode int, wantStatus, wantWriting string) {
+		t.Helper()
+		code, body := get(t, srv, path)
+		var h struct {
+			Status  string `json:"status"`
+			Writing string `json:"writing"`
+			Disk    string `json:"disk"`
+		}
+		if err := json.Unmarshal([]byte(body), &h); err != nil {
+			t.Fatalf("GET %s: not JSON: %v: %s", path, err, body)
+		}
+		_, detail := g.GuardState()
+		if code != wantCode || h.Status != wantStatus || h.Writing != wantWriting || h.Disk != detail {
+			t.Fatalf("GET %s: unexpected answer; got %d %s; want %d, status %s, writing %s, disk %q", path, code, body, wantCode, wantStatus, wantWriting, detail)
+		}
+	}
+	f("/healthz", http.StatusOK, "ok", "on")
+	f("/readyz", http.StatusOK, "ok", "on")
+	g.set(true, "only today's partition is left: new packets are dropped until space returns")
+	f("/healthz", http.StatusOK, "degraded", "paused")
+	f("/readyz", http.StatusServiceUnavailable, "degraded", "paused")
 }

@@ -16,12 +16,26 @@ type Spool interface {
 // SetSpool makes /healthz report the spool's size.
 func (s *Server) SetSpool(sp Spool) { s.spool = sp }
 
+// Guard tells whether new packets are being written, and what the disk
+// guard did last.
+type Guard interface {
+	GuardState() (paused bool, detail string)
+}
+
+// SetGuard makes /healthz and /readyz report the disk guard: /readyz
+// answers 503 while it has paused writing.
+func (s *Server) SetGuard(g Guard) { s.guard = g }
+
 // health is the /healthz answer.
 type health struct {
 	Status     string `json:"status"`
 	Database   string `json:"database"` // "up" or "down"
 	SpoolBytes int64  `json:"spool_bytes"`
 	Error      string `json:"error,omitempty"` // why the database is down
+	// Writing is "on", or "paused" while the disk guard drops new packets;
+	// Disk says what the guard did last.
+	Writing string `json:"writing,omitempty"`
+	Disk    string `json:"disk,omitempty"`
 }
 
 func (s *Server) checkHealth(c echo.Context) (health, bool) {
@@ -31,11 +45,19 @@ func (s *Server) checkHealth(c echo.Context) (health, bool) {
 	if s.spool != nil {
 		h.SpoolBytes = s.spool.Bytes()
 	}
+	paused := false
+	if s.guard != nil {
+		paused, h.Disk = s.guard.GuardState()
+		h.Writing = "on"
+		if paused {
+			h.Status, h.Writing = "degraded", "paused"
+		}
+	}
 	if err := s.store.Ping(ctx); err != nil {
 		h.Database, h.Error = "down", err.Error()
 		return h, false
 	}
-	return h, true
+	return h, !paused
 }
 
 // handleHealth answers 200 whenever hepvault is alive: while the database is
@@ -46,7 +68,8 @@ func (s *Server) handleHealth(c echo.Context) error {
 	return c.JSON(http.StatusOK, h)
 }
 
-// handleReady answers 200 only while the database answers, 503 otherwise.
+// handleReady answers 200 only while the database answers and new packets
+// are written, 503 otherwise.
 func (s *Server) handleReady(c echo.Context) error {
 	h, up := s.checkHealth(c)
 	if !up {

@@ -22,6 +22,7 @@ type Server struct {
 	store   Store
 	metrics http.Handler
 	spool   Spool // nil: no spool
+	guard   Guard // nil: no disk guard
 	log     *slog.Logger
 	echo    *echo.Echo
 }

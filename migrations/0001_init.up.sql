@@ -69,9 +69,11 @@ CREATE TABLE packet_blocks (
 -- A block spans under four seconds of capture time and one UTC day, so a
 -- window query finds every block that may hold a packet of the window by
 -- first_at alone, and a day's partition holds exactly that day's packets.
--- store makes the daily partitions (packet_blocks_pYYYYMMDD); the default
--- partition takes a timestamp outside them, so none loses a packet.
-CREATE TABLE packet_blocks_default PARTITION OF packet_blocks DEFAULT;
+-- store makes the daily partitions (packet_blocks_pYYYYMMDD), for every day
+-- a packet falls on. There is no default partition: retention drops a day
+-- with DETACH PARTITION CONCURRENTLY, which PostgreSQL refuses while a
+-- default partition exists, and a default partition would hold rows that
+-- only row deletes could expire.
 
 -- "First N packets of a window" walks this index in order; unique so that a
 -- batch written again is stored once (its blocks start with the same packets).

@@ -1,7 +1,20 @@
 package store
 
-import "github.com/hepvault/hepvault"
+import (
+	"context"
+	"time"
+
+	"github.com/hepvault/hepvault"
+)
 
 // EncodeForSpool gives tests in store_test a spool record's data for pkts,
 // as the writer spools it.
 func EncodeForSpool(pkts []hepvault.Packet) []byte { return appendEncoded(nil, newEncoded(pkts)) }
+
+// WatchHeldUp runs the guard's watcher once as if Run's loop had been busy
+// for held (a drop waiting on a long query).
+func (r *Retention) WatchHeldUp(ctx context.Context, held time.Duration) {
+	r.busySince.Store(time.Now().Add(-held).UnixNano())
+	defer r.busySince.Store(0)
+	r.watchOnce(ctx)
+}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // partitionLock serialises partition DDL between hepvault processes.
@@ -42,16 +41,11 @@ func (db *DB) EnsurePartitions(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// ensureFor makes sure every capture day in ts that lies in the window the
-// config allows has its partition; the rest go to the default partition.
-func (p *partitioner) ensureFor(ctx context.Context, now time.Time, days map[time.Time]struct{}) error {
-	today := now.UTC().Truncate(day)
-	lo := today.Add(-time.Duration(p.db.cfg.PartitionsBehind) * day)
-	hi := today.Add(time.Duration(p.db.cfg.PartitionsAhead) * day)
+// ensureFor makes sure every capture day in days has its partition. Every
+// day gets one, however far from today: there is no default partition to
+// fall back on (migrations/0001_init.up.sql says why).
+func (p *partitioner) ensureFor(ctx context.Context, days map[time.Time]struct{}) error {
 	for d := range days {
-		if d.Before(lo) || d.After(hi) {
-			continue
-		}
 		if err := p.ensure(ctx, d); err != nil {
 			return err
 		}
@@ -72,6 +66,13 @@ func (p *partitioner) ensure(ctx context.Context, d time.Time) error {
 	return nil
 }
 
+// forget makes the next write to day d check its partition again.
+func (p *partitioner) forget(d time.Time) {
+	p.mu.Lock()
+	delete(p.known, d)
+	p.mu.Unlock()
+}
+
 func (p *partitioner) create(ctx context.Context, d time.Time) error {
 	name := partitionName(d)
 	bounds := fmt.Sprintf("FROM ('%s') TO ('%s')", d.Format(time.RFC3339), d.Add(day).Format(time.RFC3339))
@@ -79,48 +80,134 @@ func (p *partitioner) create(ctx context.Context, d time.Time) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, partitionLock); err != nil {
 			return err
 		}
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, name).Scan(&exists); err != nil {
-			return err
-		}
-		if exists {
-			return nil
-		}
-		_, err := tx.Exec(ctx, `SAVEPOINT create_partition`)
+		var exists, attached bool
+		err := tx.QueryRow(ctx, `SELECT c.oid IS NOT NULL, i.inhrelid IS NOT NULL
+			FROM (SELECT to_regclass($1) AS oid) c LEFT JOIN pg_inherits i ON i.inhrelid = c.oid`, name).Scan(&exists, &attached)
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `CREATE TABLE `+name+` PARTITION OF packet_blocks FOR VALUES `+bounds)
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23514" {
-			// The default partition already holds rows of that day (they
-			// arrived before the day came into the window): move them.
-			if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT create_partition`); err != nil {
+		if attached {
+			return nil
+		}
+		if exists {
+			// Left by a drop that detached it and stopped before DROP
+			// TABLE: retention meant it gone.
+			if _, err := tx.Exec(ctx, `DROP TABLE `+name); err != nil {
 				return err
 			}
-			return moveFromDefault(ctx, tx, name, bounds, d)
 		}
+		_, err = tx.Exec(ctx, `CREATE TABLE `+name+` PARTITION OF packet_blocks FOR VALUES `+bounds)
 		return err
 	})
 }
 
-func moveFromDefault(ctx context.Context, tx pgx.Tx, name, bounds string, d time.Time) error {
-	stmts := []string{
-		`ALTER TABLE packet_blocks DETACH PARTITION packet_blocks_default`,
-		`CREATE TABLE ` + name + ` PARTITION OF packet_blocks FOR VALUES ` + bounds,
+// dayTable is a day's partition as the catalog has it.
+type dayTable struct {
+	day      time.Time
+	name     string
+	attached bool // a partition of packet_blocks (pending detach included)
+	pending  bool // a DETACH CONCURRENTLY began and did not finish
+}
+
+// dayTables lists the day tables, oldest first: the partitions of
+// packet_blocks and any left detached by an interrupted drop.
+func (db *DB) dayTables(ctx context.Context) ([]dayTable, error) {
+	rows, err := db.pool.Query(ctx, `
+		SELECT c.relname, i.inhrelid IS NOT NULL, coalesce(i.inhdetachpending, false)
+		FROM pg_class c
+		LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND i.inhparent = 'packet_blocks'::regclass
+		WHERE c.relkind = 'r' AND c.relname ~ '^packet_blocks_p[0-9]{8}$'
+		  AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = 'packet_blocks'::regclass)
+		ORDER BY c.relname`)
+	if err != nil {
+		return nil, interpretError("list partitions", err)
 	}
-	for _, s := range stmts {
-		if _, err := tx.Exec(ctx, s); err != nil {
-			return err
+	var out []dayTable
+	for rows.Next() {
+		var t dayTable
+		if err := rows.Scan(&t.name, &t.attached, &t.pending); err != nil {
+			return nil, interpretError("list partitions", err)
+		}
+		d, err := time.Parse("20060102", t.name[len("packet_blocks_p"):])
+		if err != nil {
+			continue // a table of that shape not made by hepvault
+		}
+		t.day = d
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, interpretError("list partitions", err)
+	}
+	return out, nil
+}
+
+// dropDay removes the partition of day t and every packet in it. DETACH
+// PARTITION CONCURRENTLY takes no ACCESS EXCLUSIVE lock on packet_blocks,
+// so the writer and queries go on; it cannot run in a transaction, and it
+// waits for every transaction whose snapshot is older than its own to end,
+// so no lock a writer may wait for is held across it: the advisory lock
+// that serialises partition DDL is taken only for DROP TABLE, once the
+// table is detached. A drop interrupted half-way is finished by the next.
+func (db *DB) dropDay(ctx context.Context, t dayTable) error {
+	db.parts.forget(t.day)
+	c, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return interpretError("drop partition "+t.name, err)
+	}
+	defer c.Release()
+	var detach string
+	switch {
+	case t.pending:
+		detach = `ALTER TABLE packet_blocks DETACH PARTITION ` + t.name + ` FINALIZE`
+	case t.attached:
+		detach = `ALTER TABLE packet_blocks DETACH PARTITION ` + t.name + ` CONCURRENTLY`
+	}
+	if detach != "" {
+		if _, err := c.Exec(ctx, detach); err != nil {
+			return interpretError("detach partition "+t.name, err)
 		}
 	}
-	where := ` WHERE first_at >= $1 AND first_at < $2`
-	if _, err := tx.Exec(ctx, `INSERT INTO `+name+` SELECT * FROM packet_blocks_default`+where, d, d.Add(day)); err != nil {
+	// Under the lock, drop the table only if it is still detached: a write
+	// for that day may have made its partition again meanwhile (create).
+	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, partitionLock); err != nil {
+			return err
+		}
+		var detached bool
+		err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT FROM pg_inherits WHERE inhrelid = c.oid)
+			FROM (SELECT to_regclass($1) AS oid) c WHERE c.oid IS NOT NULL`, t.name).Scan(&detached)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !detached) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DROP TABLE `+t.name)
 		return err
+	})
+	if err != nil {
+		return interpretError("drop partition "+t.name, err)
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM packet_blocks_default`+where, d, d.Add(day)); err != nil {
-		return err
+	db.parts.forget(t.day) // a write may have looked it up meanwhile
+	return nil
+}
+
+// DropDay drops the partition of the UTC day that holds d, and every packet
+// in it (dropDay says how), and reports whether there was one. It refuses
+// today's and later days: the writer is filling them.
+func (db *DB) DropDay(ctx context.Context, d, now time.Time) (bool, error) {
+	d = dayOf(d)
+	if !d.Before(dayOf(now)) {
+		return false, fmt.Errorf("store: drop partition %s: today's and later days are being written; not dropped", partitionName(d))
 	}
-	_, err := tx.Exec(ctx, `ALTER TABLE packet_blocks ATTACH PARTITION packet_blocks_default DEFAULT`)
-	return err
+	tables, err := db.dayTables(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, t := range tables {
+		if t.day.Equal(d) {
+			return true, db.dropDay(ctx, t)
+		}
+	}
+	return false, nil
 }

@@ -14,17 +14,15 @@ import (
 type Config struct {
 	DSN      string
 	MaxConns int32
-	// PartitionsAhead is how many days after today get a partition made in advance.
+	// PartitionsAhead is how many days after today get a partition made in
+	// advance; any other day gets one when a packet arrives for it.
 	PartitionsAhead int
-	// PartitionsBehind is how many days before today get a partition when
-	// packets arrive for them; older timestamps go to the default partition.
-	PartitionsBehind int
-	Logger           *slog.Logger
+	Logger          *slog.Logger
 }
 
 // DefaultConfig returns the settings hepvault runs with unless told otherwise.
 func DefaultConfig() Config {
-	return Config{MaxConns: 8, PartitionsAhead: 3, PartitionsBehind: 31, Logger: slog.Default()}
+	return Config{MaxConns: 8, PartitionsAhead: 3, Logger: slog.Default()}
 }
 
 // DB is an open connection pool to hepvault's database.

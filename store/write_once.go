@@ -37,7 +37,7 @@ func (w *Writer) writeOnce(ctx context.Context, pkts []hepvault.Packet, blocks [
 	start := time.Now()
 	// Partitions first: making one waits for every transaction reading
 	// packet_blocks, which this one would be.
-	if err := w.ensurePartitions(ctx, start, blocks); err != nil {
+	if err := w.ensurePartitions(ctx, blocks); err != nil {
 		return 0, err
 	}
 	var inserted int64

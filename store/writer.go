@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,11 @@ type WriterConfig struct {
 	// one by one) with its packets and how long it took; for metrics. It
 	// runs on the writer's goroutines and must return quickly.
 	OnWrite func(packets int, took time.Duration)
+	// Retention, when set, is consulted for every batch Run takes: packets
+	// past its horizon, or of a day its disk guard dropped, are dropped
+	// and counted (Expired, DiskFull), and so is every packet while the
+	// guard has paused writing.
+	Retention *Retention
 }
 
 // DefaultWriterConfig: batches large enough to fill blocks, flushed soon
@@ -61,6 +67,12 @@ type WriterStats struct {
 	// WriteRefused); a failed write is retried, spooled or written again
 	// packet by packet, so these are not packets lost.
 	WriteErrors [numWriteErrors]uint64
+	// Expired counts packets not stored because their capture time is
+	// past the retention horizon.
+	Expired uint64
+	// DiskFull counts packets not stored because the disk guard paused
+	// writing, or because the guard had dropped their day.
+	DiskFull uint64
 }
 
 // WriteError says why a write to the database failed.
@@ -96,6 +108,9 @@ type Writer struct {
 	spoolDropped      [numSpoolDrops]atomic.Uint64
 	writeErrors       [numWriteErrors]atomic.Uint64
 	lastSpoolFullLog  atomic.Int64
+	retention         *Retention
+	expired, diskFull atomic.Uint64
+	lastRefusedLog    atomic.Int64
 	spoolBuf          []byte // the spool form of a batch; used by Run's goroutine only
 	encBuf            []byte // where Run encodes its batches
 	// queueFilling reports that Run's input channel is over half full: a
@@ -126,7 +141,7 @@ func NewWriter(db *DB, cfg WriterConfig) *Writer {
 		cfg.MaxRetryInterval = cfg.RetryInterval
 	}
 	return &Writer{db: db, cfg: cfg, log: db.log, spool: cfg.Spool, spoolWake: make(chan struct{}, 1),
-		queueFilling: func() bool { return false }}
+		retention: cfg.Retention, queueFilling: func() bool { return false }}
 }
 
 // Stats returns the writer's counters.
@@ -135,6 +150,7 @@ func (w *Writer) Stats() WriterStats {
 		Stored: w.stored.Load(), Batches: w.batches.Load(), Retries: w.retries.Load(),
 		Rejected: w.rejected.Load(), LastFlushS: time.Duration(w.lastFlushNanos.Load()).Seconds(),
 		Spooled: w.spooled.Load(), Replayed: w.replayed.Load(),
+		Expired: w.expired.Load(), DiskFull: w.diskFull.Load(),
 	}
 	for r := range st.SpoolDropped {
 		st.SpoolDropped[r] = w.spoolDropped[r].Load()
@@ -162,6 +178,7 @@ func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
 	tick := time.NewTicker(w.cfg.FlushInterval)
 	defer tick.Stop()
 	flush := func() error {
+		batch = w.admit(batch, time.Now())
 		if len(batch) == 0 {
 			return nil
 		}
@@ -329,7 +346,7 @@ func (w *Writer) WriteBatch(ctx context.Context, pkts []hepvault.Packet) error {
 
 func (w *Writer) writeEncoded(ctx context.Context, batch encoded) error {
 	start := time.Now()
-	if err := w.ensurePartitions(ctx, start, batch.blocks); err != nil {
+	if err := w.ensurePartitions(ctx, batch.blocks); err != nil {
 		return err
 	}
 	n, err := w.db.insertBlocksPool(ctx, batch.blocks)
@@ -359,10 +376,57 @@ func (w *Writer) wrote(packets int, took time.Duration) {
 
 // ensurePartitions makes the partitions of the days blocks fall on (a block
 // lies within one day).
-func (w *Writer) ensurePartitions(ctx context.Context, now time.Time, blocks []block) error {
+func (w *Writer) ensurePartitions(ctx context.Context, blocks []block) error {
 	days := map[time.Time]struct{}{}
 	for i := range blocks {
 		days[dayOf(blocks[i].firstAt)] = struct{}{}
 	}
-	return w.db.parts.ensureFor(ctx, now, days)
+	return w.db.parts.ensureFor(ctx, days)
+}
+
+// admit returns batch without the packets Retention refuses, counting them
+// and logging at most every 10 s; the slots it frees are zeroed.
+func (w *Writer) admit(batch []hepvault.Packet, now time.Time) []hepvault.Packet {
+	r := w.retention
+	if r == nil || len(batch) == 0 {
+		return batch
+	}
+	n := len(batch)
+	if r.Paused() {
+		clear(batch)
+		w.diskFull.Add(uint64(n))
+		w.logRefused(now, "disk guard: no space left to write; batch dropped (counted as disk_full)", n)
+		return batch[:0]
+	}
+	horizon, disk := r.Cutoff(now), r.diskCutoff()
+	var expired, diskFull int
+	batch = slices.DeleteFunc(batch, func(p hepvault.Packet) bool {
+		switch {
+		case p.CapturedAt.Before(horizon):
+			expired++
+		case p.CapturedAt.Before(disk):
+			diskFull++
+		default:
+			return false
+		}
+		return true
+	})
+	if expired > 0 {
+		w.expired.Add(uint64(expired))
+		w.logRefused(now, "packets captured before the retention horizon not stored (counted as expired)", expired)
+	}
+	if diskFull > 0 {
+		w.diskFull.Add(uint64(diskFull))
+		w.logRefused(now, "packets of a day the disk guard dropped not stored (counted as disk_full)", diskFull)
+	}
+	return batch
+}
+
+// logRefused logs msg at most once every 10 s: while the guard pauses
+// writing, every batch is refused.
+func (w *Writer) logRefused(now time.Time, msg string, n int) {
+	t := now.UnixNano()
+	if last := w.lastRefusedLog.Load(); t-last > int64(10*time.Second) && w.lastRefusedLog.CompareAndSwap(last, t) {
+		w.log.Warn(msg, "packets", n, "expired_total", w.expired.Load(), "disk_full_total", w.diskFull.Load())
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/hepvault/hepvault/collector"
+	"github.com/hepvault/hepvault/store"
 	"github.com/hepvault/hepvault/store/storetest"
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,7 +49,7 @@ func knownMetrics(t *testing.T) map[string]bool {
 	fqName := regexp.MustCompile(`fqName: "([^"]+)"`)
 	descs := make(chan *prometheus.Desc, 1000)
 	collectorFamilies(collector.New(collector.Config{})).Describe(descs)
-	writerFamilies(metricSources{}).Describe(descs)
+	writerFamilies(metricSources{retention: &store.Retention{}}).Describe(descs) // described, never collected
 	close(descs)
 	for d := range descs {
 		names[fqName.FindStringSubmatch(d.String())[1]] = true
@@ -190,7 +191,7 @@ func TestDashboard(t *testing.T) {
 	walk(d.Panels)
 	for _, n := range []string{"hepvault_received_total", "hepvault_stored_total", "hepvault_dropped_total", "hepvault_queue_length",
 		"hepvault_db_write_duration_seconds_bucket", "hepvault_sip_requests_total", "hepvault_sip_responses_total",
-		"hepvault_capture_id_packets_total", "hepvault_retention_dropped_days_total"} {
+		"hepvault_capture_id_packets_total", "hepvault_retention_dropped_partitions_total"} {
 		if !used[n] {
 			t.Errorf("no panel shows %s", n)
 		}

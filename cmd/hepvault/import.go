@@ -22,7 +22,9 @@ type importConfig struct {
 	DataDir  string
 	Batch    int
 	Progress time.Duration
-	Files    []string
+	// Horizon refuses packets captured longer ago (serve's --retention).
+	Horizon time.Duration
+	Files   []string
 	// LogFormat is "text" or "json".
 	LogFormat string
 }
@@ -36,6 +38,10 @@ func runImport(ctx context.Context, args []string, getenv env, stdout, stderr io
 	flags.StringVar(&cfg.DB, "db", getenv("HEPVAULT_DB"), "PostgreSQL DSN (env HEPVAULT_DB); empty: the embedded PostgreSQL in --data-dir")
 	flags.StringVar(&cfg.DataDir, "data-dir", envDefault(getenv, "HEPVAULT_DATA_DIR", "./hepvault-data"), "data folder of the embedded PostgreSQL, as serve uses it (env HEPVAULT_DATA_DIR)")
 	flags.IntVar(&cfg.Batch, "batch", 5000, "packets written per database round trip")
+	if err := (horizonFlag{&cfg.Horizon}).Set(envDefault(getenv, "HEPVAULT_RETENTION", "0")); err != nil {
+		return fmt.Errorf("HEPVAULT_RETENTION: %w", err)
+	}
+	flags.Var(horizonFlag{&cfg.Horizon}, "retention", "refuse packets captured longer ago than this, as serve would drop them (90d, 36h; 0: none) (env HEPVAULT_RETENTION)")
 	flags.DurationVar(&cfg.Progress, "progress", 5*time.Second, "show progress on large files this often (and at every 10%); 0: never")
 	addLogFormatFlag(flags, getenv, &cfg.LogFormat)
 	flags.Usage = func() {
@@ -84,6 +90,9 @@ func runImport(ctx context.Context, args []string, getenv env, stdout, stderr io
 
 	im := &importer{cfg: cfg, ctx: ctx, w: store.NewWriter(db, store.DefaultWriterConfig()), stderr: stderr,
 		where: storeName(cfg.DB, cfg.DataDir)}
+	// One cutoff for the whole import: a packet is refused or not whatever
+	// the time it is read at.
+	im.cutoff = store.NewRetention(db, store.RetentionConfig{Horizon: cfg.Horizon}).Cutoff(time.Now())
 	start := time.Now()
 	var failed []string
 	for _, path := range cfg.Files {
@@ -103,6 +112,10 @@ func runImport(ctx context.Context, args []string, getenv env, stdout, stderr io
 		}
 	}
 	im.summary(stdout, len(failed), time.Since(start))
+	if im.expired > 0 {
+		fmt.Fprintf(stderr, "hepvault import: %d packets refused: captured before %s, past --retention %s (serve would drop them)\n",
+			im.expired, im.cutoff.UTC().Format(time.RFC3339), horizonFlag{&im.cfg.Horizon})
+	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%d of %d files could not be read to the end (what was read from them is stored): %v", len(failed), len(cfg.Files), failed)
 	}
@@ -120,6 +133,8 @@ type importer struct {
 	files      int
 	stored     int64 // new rows
 	duplicates int64 // rows the store already had
+	expired    int64 // packets captured before cutoff, not stored
+	cutoff     time.Time
 	batch      []hepvault.Packet
 	dbErr      error
 	where      string // the database, for the summary
@@ -164,6 +179,10 @@ func (im *importer) file(path string) error {
 func (im *importer) add(p hepvault.Packet) error {
 	if err := im.ctx.Err(); err != nil {
 		return err
+	}
+	if p.CapturedAt.Before(im.cutoff) {
+		im.expired++
+		return nil
 	}
 	im.batch = append(im.batch, p)
 	if len(im.batch) >= im.cfg.Batch {
@@ -236,6 +255,10 @@ func (im *importer) summary(w io.Writer, failed int, took time.Duration) {
 	fmt.Fprintf(w, "SIP messages         %d (%d in HEP, %d plain SIP)\n", t.Messages, t.FromHEP, t.Messages-t.FromHEP)
 	fmt.Fprintf(w, "  stored (new)       %d\n", im.stored)
 	fmt.Fprintf(w, "  already stored     %d\n", im.duplicates)
+	if !im.cutoff.IsZero() {
+		fmt.Fprintf(w, "  refused (expired)  %d (captured before %s, past --retention %s)\n",
+			im.expired, im.cutoff.UTC().Format(time.RFC3339), horizonFlag{&im.cfg.Horizon})
+	}
 	fmt.Fprintf(w, "  invalid SIP        %d (stored as kind invalid, with the reason)\n", t.Invalid)
 	fmt.Fprintf(w, "skipped              %d\n", t.SkippedTotal())
 	for _, r := range capture.Reasons() {

@@ -3,7 +3,6 @@ package main
 import (
 	"log/slog"
 	"net/http"
-	"sort"
 	"strconv"
 	"time"
 
@@ -30,11 +29,7 @@ type metricSources struct {
 	spool         *spool.Spool // nil: no spool
 	spoolMaxBytes int64
 	writes        *writeMetrics
-	// retentionDropped returns the days of packets retention dropped, by
-	// reason ("retention": past the kept period; "disk": to keep the disk
-	// from filling). nil until retention runs in this process: the series
-	// are left out.
-	retentionDropped func() map[string]uint64
+	retention     *store.Retention // nil: no retention series
 }
 
 // newMetricsRegistry returns the registry /metrics serves.
@@ -228,7 +223,7 @@ func writerFamilies(src metricSources) families {
 		}
 		return src.spool.Stats()
 	}
-	return families{
+	fs := families{
 		counterOf("hepvault_stored_total", "Packets the database committed.", nil, stat(func(s store.WriterStats) uint64 { return s.Stored })),
 		counterOf("hepvault_db_rejected_total", "Packets the database refused (logged).", nil, stat(func(s store.WriterStats) uint64 { return s.Rejected })),
 		counterOf("hepvault_db_retries_total", "Batch writes retried while the database was unavailable.", nil, stat(func(s store.WriterStats) uint64 { return s.Retries })),
@@ -260,21 +255,46 @@ func writerFamilies(src metricSources) families {
 			}),
 		counterOf("hepvault_spool_skipped_records_total", "Spool records skipped as torn (crash mid-write) or damaged; their packets are lost.", nil,
 			value(func() uint64 { return spoolStats().Skipped })),
-		counterOf("hepvault_retention_dropped_days_total", "Days of packets dropped, by reason: retention (older than the kept period) or disk (to keep the disk from filling).",
+		counterOf("hepvault_retention_refused_total", "Packets not stored, by reason: expired (captured before the retention horizon) or disk_full (the disk guard paused writing, or had dropped their day).",
 			[]string{"reason"},
 			func(sample func(float64, ...string)) {
-				if src.retentionDropped == nil {
-					return
-				}
-				days := src.retentionDropped()
-				reasons := make([]string, 0, len(days))
-				for r := range days {
-					reasons = append(reasons, r)
-				}
-				sort.Strings(reasons)
-				for _, r := range reasons {
-					sample(float64(days[r]), r)
-				}
+				st := w.Stats()
+				sample(float64(st.Expired), "expired")
+				sample(float64(st.DiskFull), "disk_full")
 			}),
 	}
+	if src.retention == nil {
+		return fs
+	}
+	r := src.retention
+	return append(fs,
+		counterOf("hepvault_retention_dropped_partitions_total", "Day partitions (a day of packets each) dropped, by reason: retention (past the horizon) or disk (the disk guard needed the space). Not named _days_: promtool takes days for a unit that should be seconds.",
+			[]string{"reason"},
+			func(sample func(float64, ...string)) {
+				st := r.Stats()
+				for _, reason := range store.DropReasons() {
+					sample(float64(st.DroppedDays[reason]), reason.String())
+				}
+			}),
+		gaugeOf("hepvault_disk_guard_paused", "1 while the disk guard drops new packets: space short and only today's partition left.", nil,
+			func(sample func(float64, ...string)) {
+				if r.Stats().Paused {
+					sample(1)
+				} else {
+					sample(0)
+				}
+			}),
+		gaugeOf("hepvault_disk_free_bytes", "Free space the disk guard measured last (absent while the guard is off).", nil,
+			func(sample func(float64, ...string)) {
+				if st := r.Stats(); st.Guard {
+					sample(float64(st.FreeBytes))
+				}
+			}),
+		gaugeOf("hepvault_disk_min_free_bytes", "Free space the disk guard keeps (absent while the guard is off).", nil,
+			func(sample func(float64, ...string)) {
+				if st := r.Stats(); st.Guard {
+					sample(float64(st.NeedBytes))
+				}
+			}),
+	)
 }

@@ -226,26 +226,10 @@ func TestServe_Metrics(t *testing.T) {
 			t.Errorf("/metrics lacks %s", series)
 		}
 	}
-	if _, ok := after[`hepvault_retention_dropped_days_total{reason="retention"}`]; ok {
-		t.Error("retention's series are on /metrics with no retention to read them from")
+	for _, series := range []string{`hepvault_retention_dropped_partitions_total{reason="retention"}`, `hepvault_retention_refused_total{reason="expired"}`} {
+		if v, ok := after[series]; !ok || v != 0 {
+			t.Errorf("%s = %v (present %v); want 0 with nothing past retention", series, v, ok)
+		}
 	}
 	promtoolCheck(t, metricsPage(t, s))
-}
-
-// TestMetrics_Retention: retention's days dropped show by reason once a
-// provider is set.
-func TestMetrics_Retention(t *testing.T) {
-	fs := writerFamilies(metricSources{retentionDropped: func() map[string]uint64 {
-		return map[string]uint64{"retention": 3, "disk": 1}
-	}})
-	var got []string
-	for _, f := range fs {
-		if !strings.Contains(f.desc.String(), "hepvault_retention_dropped_days_total") {
-			continue
-		}
-		f.collect(func(v float64, labels ...string) { got = append(got, fmt.Sprintf("%s=%g", labels[0], v)) })
-	}
-	if strings.Join(got, " ") != "disk=1 retention=3" {
-		t.Fatalf("unexpected retention samples %v; want disk=1 retention=3", got)
-	}
 }

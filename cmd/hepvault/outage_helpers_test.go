@@ -87,10 +87,14 @@ func launchPostgres(dataDir string, port int) (*pgembed.Server, error) {
 // hepTraffic returns n HEPv3 packets, each a SIP INVITE with its own
 // Call-ID (prefix-0 … prefix-(n-1)), captured now.
 func hepTraffic(prefix string, n int) [][]byte {
-	now := time.Now()
+	return hepTrafficAt(prefix, n, time.Now(), time.Microsecond)
+}
+
+// hepTrafficAt is hepTraffic with packet i captured at start + i*step.
+func hepTrafficAt(prefix string, n int, start time.Time, step time.Duration) [][]byte {
 	out := make([][]byte, n)
 	for i := range out {
-		at := now.Add(time.Duration(i) * time.Microsecond)
+		at := start.Add(time.Duration(i) * step)
 		callID := fmt.Sprintf("%s-%d", prefix, i)
 		sipMsg := "INVITE sip:bob@192.0.2.2 SIP/2.0\r\n" +
 			"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK" + strconv.Itoa(i) + "\r\n" +

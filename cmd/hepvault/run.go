@@ -24,9 +24,10 @@ into PostgreSQL and answers what the first N packets of a time window were.
 Usage:
   hepvault serve   [--db DSN] [--data-dir DIR] [--hep-udp ADDR] [--hep-tcp ADDR] [--http ADDR]
                    [--api-token TOKEN] [--hep-allow CIDR,...] [--hep-auth-key KEY]
+                   [--retention 90d] [--min-free-disk 10%] [--max-db-size SIZE]
   hepvault query   [--server URL] [--token TOKEN] [--from T] [--to T] [--limit N] [filters] [--json]
   hepvault migrate --db DSN
-  hepvault import  [--db DSN | --data-dir DIR] FILE...   (pcap/pcapng of SIP or HEP)
+  hepvault import  [--db DSN | --data-dir DIR] [--retention 90d] FILE...   (pcap/pcapng of SIP or HEP)
 
 Times (T) may be RFC 3339 (2026-11-25T12:20:33Z), unix seconds (1795609948.25),
 or what date prints (Wed Nov 25 12:20:33 UTC 2026).

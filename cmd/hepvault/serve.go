@@ -36,6 +36,9 @@ type serveConfig struct {
 	// SpoolMaxBytes caps it, 0 turns it off (spool.go).
 	SpoolDir      string
 	SpoolMaxBytes int64
+	// Retention: how long packets are kept and how much disk stays free
+	// (retention.go).
+	Retention retentionConfig
 }
 
 func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) error {
@@ -56,6 +59,7 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	if err := (bytesFlag{&cfg.SpoolMaxBytes}).Set(envDefault(getenv, "HEPVAULT_SPOOL_MAX_BYTES", "1G")); err != nil {
 		return fmt.Errorf("HEPVAULT_SPOOL_MAX_BYTES: %w", err)
 	}
+	addRetentionFlags(fs, getenv, &cfg.Retention)
 	fs.Var(bytesFlag{&cfg.SpoolMaxBytes}, "spool-max-bytes", "cap of the spool, e.g. 512M; past it batches are dropped and counted; 0 turns the spool off (env HEPVAULT_SPOOL_MAX_BYTES)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -63,11 +67,14 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	if err := cfg.Guard.apply(&collector.Config{}, &api.AccessConfig{}); err != nil {
 		return err
 	}
+	if cfg.Retention.envErr != nil {
+		return usageError{cfg.Retention.envErr}
+	}
+	tuneGC(getenv)
 	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		return err
 	}
-	tuneGC(getenv)
 	s, err := startServer(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -93,12 +100,15 @@ type server struct {
 	spool  *spool.Spool
 	col    *collector.Collector
 	writer *store.Writer
-	http   *http.Server
-	httpLn net.Listener
+	// retention drops days past the horizon and guards the disk.
+	retention *store.Retention
+	http      *http.Server
+	httpLn    net.Listener
 
 	writerDone chan error
 	cancelBg   context.CancelFunc
 	awaitDone  chan struct{} // awaitDatabase ended; nil when not started (dbwait.go)
+	retainDone chan struct{} // retention's loop ended; nil when not started
 	failed     chan error
 }
 
@@ -138,13 +148,28 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	if s.spool, err = openSpool(cfg, log); err != nil {
 		return nil, err
 	}
+	// The guard measures the embedded cluster's filesystem; with --db, what
+	// the database and the spool take against --max-db-size.
+	pgDir, spoolBytes := "", func() int64 { return 0 }
+	if cfg.DB == "" {
+		pgDir = cfg.DataDir
+	}
+	if s.spool != nil {
+		spoolBytes = s.spool.Bytes
+	}
+	s.retention = store.NewRetention(s.db, cfg.Retention.storeConfig(pgDir, spoolBytes))
 	writes := newWriteMetrics()
 	wcfg := store.DefaultWriterConfig()
-	wcfg.Spool, wcfg.OnWrite = s.spool, writes.observe
+	wcfg.Spool, wcfg.Retention, wcfg.OnWrite = s.spool, s.retention, writes.observe
 	s.writer = store.NewWriter(s.db, wcfg)
 	s.writerDone = make(chan error, 1)
 	go func() { s.writerDone <- s.writer.Run(bg, s.col.Packets()) }()
 	go s.keepPartitions(bg)
+	s.retainDone = make(chan struct{})
+	go func() {
+		defer close(s.retainDone)
+		s.retention.Run(bg)
+	}()
 	if dbPending {
 		s.awaitDone = make(chan struct{})
 		go func() {
@@ -155,12 +180,11 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 
 	reg := newMetricsRegistry(metricSources{
 		col: s.col, writer: s.writer, spool: s.spool, spoolMaxBytes: cfg.SpoolMaxBytes, writes: writes,
-		// Retention, when it runs here, gives its days dropped by reason
-		// ("retention", "disk") as a func() map[string]uint64.
-		retentionDropped: nil,
+		retention: s.retention,
 	})
 	handler := api.New(s.db, metricsHandler(reg, log), log)
 	handler.SetAccess(acfg)
+	handler.SetGuard(guardState{s.retention})
 	if s.spool != nil {
 		handler.SetSpool(s.spool)
 	}
@@ -228,11 +252,15 @@ func (s *server) shutdown() error {
 	if s.awaitDone != nil {
 		<-s.awaitDone // before the pool closes under it
 	}
+	if s.retainDone != nil {
+		<-s.retainDone
+	}
 	m := s.col.Metrics()
 	ws := s.writer.Stats()
 	s.log.Info("stopped", "received", m.UDPDatagrams.Load()+m.TCPFrames.Load(), "stored", ws.Stored, "queued", m.Queued.Load(),
 		"dropped", m.DroppedTotal(), "rejected_by_db", ws.Rejected, "spooled", ws.Spooled, "replayed", ws.Replayed,
-		"spool_dropped", ws.SpoolDropped[store.SpoolFull]+ws.SpoolDropped[store.SpoolFailed])
+		"spool_dropped", ws.SpoolDropped[store.SpoolFull]+ws.SpoolDropped[store.SpoolFailed],
+		"expired", ws.Expired, "disk_full", ws.DiskFull)
 	s.closeStorage()
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hepvault/hepvault/store/storetest"
+	"github.com/jackc/pgx/v5"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
@@ -37,5 +38,32 @@ func TestSeedThenQuery(t *testing.T) {
 	}
 	if !regexp.MustCompile(`every packet of one Call-ID: 20 requests, [1-9]`).MatchString(out.String()) {
 		t.Fatalf("unexpected query output %q", out.String())
+	}
+}
+
+// A small drop run: the day is filled, then dropped while the writer runs.
+func TestDrop(t *testing.T) {
+	dsn := storetest.NewDatabase(t)
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"drop", "-db", dsn, "-n", "20000", "-rate", "2000", "-batch", "500"}, &out, &errOut); err != nil {
+		t.Fatalf("drop: %v\n%s", err, errOut.String())
+	}
+	m := regexp.MustCompile(`dropped \S+ \(20000 packets\) in (\S+) while a writer stored 2000/s in batches of 500: ([0-9]+) batches overlapped`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("unexpected drop output %q", out.String())
+	}
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var old, today int
+	err = conn.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE first_at < now() - interval '2 days'),
+		count(*) FILTER (WHERE first_at >= now() - interval '2 days') FROM packet_blocks`).Scan(&old, &today)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old != 0 || today == 0 {
+		t.Fatalf("unexpected blocks after the drop; got %d of the dropped day, %d of today; want 0, some", old, today)
 	}
 }

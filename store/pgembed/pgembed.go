@@ -303,6 +303,10 @@ func (s *Server) run(ctx context.Context, cfg Config, binDir string, who runAs, 
 		settings["full_page_writes"] = "off"
 	}
 	maps.Copy(settings, cfg.Settings)
+	if total := boundWAL(settings, s.dataDir); total > 0 {
+		s.logger.Info("pgembed: small filesystem: WAL bounded to an eighth of it", "fs_bytes", total,
+			"max_wal_size", settings["max_wal_size"], "min_wal_size", settings["min_wal_size"])
+	}
 	// TCP on loopback only; no unix socket, whose path is limited to ~107
 	// bytes and would need a directory writable by the server.
 	settings["listen_addresses"] = "127.0.0.1"
