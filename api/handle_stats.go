@@ -99,7 +99,7 @@ func appendStats(b []byte, q hepvault.StatsQuery, series []hepvault.StatsSeries)
 	n := int(q.To.Sub(q.From) / q.Step)
 	times := make([][]byte, n) // each step's time, formatted once
 	for i := range times {
-		times[i] = q.From.Add(time.Duration(i) * q.Step).UTC().AppendFormat(nil, time.RFC3339)
+		times[i] = q.From.Add(time.Duration(i)*q.Step).UTC().AppendFormat(nil, time.RFC3339)
 	}
 	b = append(b, `{"series":[`...)
 	for j, s := range series {
