@@ -34,6 +34,8 @@ type serveConfig struct {
 	// SpoolMaxBytes caps it, 0 turns it off (spool.go).
 	SpoolDir      string
 	SpoolMaxBytes int64
+	// StatsRetention is how long statistics are kept (serve_stats.go).
+	StatsRetention time.Duration
 }
 
 func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) error {
@@ -54,9 +56,16 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 		return fmt.Errorf("HEPVAULT_SPOOL_MAX_BYTES: %w", err)
 	}
 	fs.Var(bytesFlag{&cfg.SpoolMaxBytes}, "spool-max-bytes", "cap of the spool, e.g. 512M; past it batches are dropped and counted; 0 turns the spool off (env HEPVAULT_SPOOL_MAX_BYTES)")
+	statsRetention := fs.String("stats-retention", envDefault(getenv, "HEPVAULT_STATS_RETENTION", defaultStatsRetention),
+		"how long per-minute statistics are kept, e.g. 2y, 400d, 720h (env HEPVAULT_STATS_RETENTION)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	retention, err := parseRetention(*statsRetention)
+	if err != nil {
+		return usagef("--stats-retention: %v", err)
+	}
+	cfg.StatsRetention = retention
 	if err := cfg.Guard.apply(&collector.Config{}, &api.AccessConfig{}); err != nil {
 		return err
 	}
@@ -141,6 +150,11 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	s.writerDone = make(chan error, 1)
 	go func() { s.writerDone <- s.writer.Run(bg, s.col.Packets()) }()
 	go s.keepPartitions(bg)
+	if cfg.StatsRetention <= 0 {
+		cfg.StatsRetention, _ = parseRetention(defaultStatsRetention)
+		s.cfg.StatsRetention = cfg.StatsRetention
+	}
+	go s.keepStats(bg)
 	if dbPending {
 		s.awaitDone = make(chan struct{})
 		go func() {
