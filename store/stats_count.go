@@ -1,8 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -19,6 +21,23 @@ type statCounts struct {
 	minutes []*minuteCounts // in use: a batch spans seconds, so one or two
 	spare   []*minuteCounts // cleared, for reuse
 	last    *minuteCounts   // where the previous packet was counted
+	pairs   []pairCount     // topPairs' work
+}
+
+// batchPairs is how many address pairs of a minute one batch writes by
+// name; the rest of its pairs are written as other. Realistic traffic
+// holds a pair for every two packets or so (~1,000 in a 2,000-packet
+// batch), and every one written would cost PostgreSQL more than the
+// batch's blocks' terms, and the fold more still; a minute keeps only
+// TopPairs of them. The pairs that stay in other in some batches are the
+// least frequent of each: a minute's top pairs are exact unless a batch
+// holds more than batchPairs pairs, and totals always are.
+const batchPairs = 50
+
+type pairCount struct {
+	src, dst netip.Addr
+	n        int64
+	other    bool
 }
 
 type minuteCounts struct {
@@ -206,15 +225,39 @@ func (c *statCounts) rows(dst []statRow, buf []byte) ([]statRow, []byte) {
 				add(strconv.AppendUint(num[:0], uint64(id), 10), v)
 			}
 		})
+		pairs := c.topPairs(m)
 		var pair []byte
-		row(hepvault.StatsPair, len(m.pairs), func(add func([]byte, int64)) {
-			for ap, v := range m.pairs {
-				pair = appendPair(pair[:0], ap.src, ap.dst)
-				add(pair, v)
+		row(hepvault.StatsPair, len(pairs), func(add func([]byte, int64)) {
+			for _, pc := range pairs {
+				if pc.other {
+					add([]byte(hepvault.StatsOther), pc.n)
+					continue
+				}
+				pair = appendPair(pair[:0], pc.src, pc.dst)
+				add(pair, pc.n)
 			}
 		})
 	}
 	return dst, a.buf
+}
+
+// topPairs returns m's batchPairs most frequent pairs, then, when m has
+// more, the rest summed as other.
+func (c *statCounts) topPairs(m *minuteCounts) []pairCount {
+	ps := c.pairs[:0]
+	for ap, n := range m.pairs {
+		ps = append(ps, pairCount{src: ap.src, dst: ap.dst, n: n})
+	}
+	c.pairs = ps
+	if len(ps) <= batchPairs {
+		return ps
+	}
+	slices.SortFunc(ps, func(a, b pairCount) int { return cmp.Compare(b.n, a.n) })
+	other := pairCount{other: true}
+	for _, p := range ps[batchPairs:] {
+		other.n += p.n
+	}
+	return append(ps[:batchPairs], other)
 }
 
 // appendPair writes the key of an address pair: "10.0.0.1 > 10.0.0.2",
