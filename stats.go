@@ -30,9 +30,11 @@ func StatsDims() []StatsDim {
 // frequent ones are counted.
 const StatsOther = "other"
 
-// StatsSteps are the widths statistics can be read at, each a whole number
-// of minutes that divides a day.
-var StatsSteps = []time.Duration{time.Minute, 5 * time.Minute, time.Hour, 24 * time.Hour}
+// StatsSteps lists the widths statistics can be read at, each a whole
+// number of minutes that divides a day.
+func StatsSteps() []time.Duration {
+	return []time.Duration{time.Minute, 5 * time.Minute, time.Hour, 24 * time.Hour}
+}
 
 // StatsQuery asks for the counts of one dimension in [From, To), summed
 // per Step. From and To are multiples of Step since the Unix epoch (UTC).

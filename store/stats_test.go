@@ -123,7 +123,7 @@ func checkStats(t *testing.T, db *store.DB, dsn string, from, to time.Time) {
 	t.Helper()
 	want := countsOf(t, dsn, packetStats)
 	sameCounts(t, "stats_minutes", countsOf(t, dsn, `SELECT dim, minute, key, count FROM stats_minutes`), want)
-	for _, step := range hepvault.StatsSteps {
+	for _, step := range hepvault.StatsSteps() {
 		sameCounts(t, "Stats at "+step.String(), apiCounts(t, db, from.Truncate(step), to.Add(step-1).Truncate(step), step), rebin(t, want, step))
 	}
 }
