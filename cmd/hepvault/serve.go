@@ -150,9 +150,8 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	s.writerDone = make(chan error, 1)
 	go func() { s.writerDone <- s.writer.Run(bg, s.col.Packets()) }()
 	go s.keepPartitions(bg)
-	if cfg.StatsRetention <= 0 {
-		cfg.StatsRetention, _ = parseRetention(defaultStatsRetention)
-		s.cfg.StatsRetention = cfg.StatsRetention
+	if s.cfg.StatsRetention <= 0 { // a serveConfig not built from flags
+		s.cfg.StatsRetention, _ = parseRetention(defaultStatsRetention)
 	}
 	go s.keepStats(bg)
 	if dbPending {

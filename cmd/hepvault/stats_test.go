@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/internal/fixture"
+	"github.com/hepvault/hepvault/store"
 )
 
 // TestStats_Table runs `hepvault stats` against a running hepvault that
@@ -105,4 +108,48 @@ func TestParseRetention_Failure(t *testing.T) {
 	f("1y6m")
 	f("0")
 	f("999999999y")
+}
+
+// TestServe_KeepsStats checks that serve, at start, deletes statistics past
+// --stats-retention and folds those of closed minutes, leaving packets.
+func TestServe_KeepsStats(t *testing.T) {
+	now := time.Now().UTC()
+	s := startTestServerWith(t, func(cfg *serveConfig) {
+		ctx := context.Background()
+		scfg := store.DefaultConfig()
+		scfg.DSN = cfg.DB
+		db, err := store.Open(ctx, scfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var pkts []hepvault.Packet
+		for i, at := range []time.Time{now.Add(-72 * time.Hour), now.Add(-5 * time.Minute)} {
+			pkts = append(pkts, hepvault.Packet{ID: int64(i + 1), CapturedAt: at, ReceivedAt: at, Kind: hepvault.KindRequest,
+				Method: "OPTIONS", SrcIP: netip.MustParseAddr("10.0.0.1"), DstIP: netip.MustParseAddr("10.0.0.2"), Raw: []byte("OPTIONS sip:x SIP/2.0\r\n\r\n")})
+		}
+		if err := store.NewWriter(db, store.DefaultWriterConfig()).WriteBatch(ctx, pkts); err != nil {
+			t.Fatal(err)
+		}
+		cfg.StatsRetention = 48 * time.Hour
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		deltas := sqlCount(t, s.cfg.DB, `SELECT count(*) FROM stats_delta`)
+		old := sqlCount(t, s.cfg.DB, `SELECT count(*) FROM stats_minutes WHERE minute < now() - interval '48 hours'`)
+		folded := sqlCount(t, s.cfg.DB, `SELECT count(*) FROM stats_minute WHERE dim = 'method'`)
+		if deltas == 0 && old == 0 && folded == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("unexpected statistics after start; got %d delta rows, %d old, %d folded method rows; want 0, 0, 1", deltas, old, folded)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := storedInDB(t, s.cfg.DB); n != 2 {
+		t.Fatalf("unexpected packets; got %d; want 2 (statistics retention deletes no packet)", n)
+	}
 }
