@@ -1,5 +1,5 @@
 // Package api is hepvault's HTTP side (echo): the packet listing, the call
-// flow, health and metrics. It reads through the small Store interface and
+// flow, statistics, health and metrics. It reads through the small Store interface and
 // never imports the collector.
 //
 // # Packet listing parameters
@@ -40,4 +40,17 @@
 // NUL bytes. Each parameter may be given once, and an unknown one is refused:
 // a typo must not silently widen a query. A refusal is 400 with
 // {"error": "..."} naming the parameter and the value it did not take.
+//
+// # Statistics parameters
+//
+// GET /api/v1/stats takes four, all required (parseStatsQuery):
+//
+//	from, to  the window, widened to whole steps in UTC (from down, to up)
+//	step      1m, 5m, 1h or 1d; at most MaxStatsPoints steps in the window
+//	by        method (requests), status (responses, by code), status_class
+//	          (responses), kind, capture_id or pair
+//
+// The answer is {"series": [{"key": "INVITE", "points": [{"t": RFC 3339,
+// "count": N}, ...]}, ...]}: a series per key, most frequent first, a point
+// per step, 0 when nothing was counted.
 package api

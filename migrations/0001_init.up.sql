@@ -119,3 +119,76 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     WHERE b.first_at >= lo - interval '4 seconds' AND b.first_at < hi AND b.last_at >= lo
       AND p.captured_at >= lo AND p.captured_at < hi
 $$;
+
+-- Statistics: packets counted per minute by method, status code, status
+-- class, kind, capture agent and address pair (hepvault.StatsDim), kept far
+-- longer than packets. A row holds the counts of one period and dimension
+-- as two parallel arrays, keys and counts, so a minute costs a row per
+-- dimension, not a row per key.
+--
+-- The writer appends the counts of each batch's new blocks to stats_delta
+-- in the transaction that stores the blocks: an append, no update of a hot
+-- row, and a batch written again adds nothing, as its blocks are not new.
+-- Every minute store folds (store/stats.go) the delta rows of closed
+-- minutes into one row per minute and dimension in stats_minute, keeping
+-- for dimension pair only the most frequent keys plus "other", and
+-- recomputes the hours and days they fall in (stats_hour, stats_day), all
+-- in one transaction. So the counts of any period are its rollup rows plus
+-- the delta rows not folded yet, whether or not the fold has run.
+-- Periods are UTC.
+CREATE TABLE stats_delta (
+    minute timestamptz NOT NULL,
+    dim    text        NOT NULL,
+    keys   text[]      NOT NULL,
+    counts bigint[]    NOT NULL
+);
+CREATE INDEX stats_delta_minute ON stats_delta (minute);
+
+CREATE TABLE stats_minute (
+    minute timestamptz NOT NULL,
+    dim    text        NOT NULL,
+    keys   text[]      NOT NULL,
+    counts bigint[]    NOT NULL,
+    PRIMARY KEY (dim, minute)
+);
+
+CREATE TABLE stats_hour (
+    hour   timestamptz NOT NULL,
+    dim    text        NOT NULL,
+    keys   text[]      NOT NULL,
+    counts bigint[]    NOT NULL,
+    PRIMARY KEY (dim, hour)
+);
+
+CREATE TABLE stats_day (
+    day    timestamptz NOT NULL,
+    dim    text        NOT NULL,
+    keys   text[]      NOT NULL,
+    counts bigint[]    NOT NULL,
+    PRIMARY KEY (dim, day)
+);
+
+-- One row per minute, dimension and key, for psql and Grafana:
+--   SELECT minute AS time, key, count FROM stats_minutes
+--   WHERE dim = 'method' AND minute >= now() - interval '1 hour' ORDER BY 1;
+-- A condition on minute and dim reaches both tables' indexes.
+CREATE VIEW stats_minutes AS
+SELECT r.minute, r.dim, u.key, sum(u.count)::bigint AS count
+FROM (SELECT minute, dim, keys, counts FROM stats_minute
+      UNION ALL
+      SELECT minute, dim, keys, counts FROM stats_delta) r,
+     LATERAL unnest(r.keys, r.counts) AS u(key, count)
+GROUP BY r.minute, r.dim, u.key;
+
+COMMENT ON VIEW stats_minutes IS 'Packets counted per minute (UTC), dimension (method, status, status_class, kind, capture_id, pair) and key.';
+
+-- The same per hour, for windows of days or months.
+CREATE VIEW stats_hours AS
+SELECT r.hour, r.dim, u.key, sum(u.count)::bigint AS count
+FROM (SELECT hour, dim, keys, counts FROM stats_hour
+      UNION ALL
+      SELECT date_bin('1 hour', minute, '2000-01-01 00:00:00+00'), dim, keys, counts FROM stats_delta) r,
+     LATERAL unnest(r.keys, r.counts) AS u(key, count)
+GROUP BY r.hour, r.dim, u.key;
+
+COMMENT ON VIEW stats_hours IS 'Packets counted per hour (UTC), dimension and key.';

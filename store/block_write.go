@@ -127,25 +127,29 @@ VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`
 const insertBlockName = "hepvault_insert_block"
 
 // insertBlocksPool is insertBlocks on a connection of the pool.
-func (db *DB) insertBlocksPool(ctx context.Context, blocks []block) (int64, error) {
+func (db *DB) insertBlocksPool(ctx context.Context, blocks []block, counted *statCounts) (int64, error) {
 	c, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer c.Release()
-	return db.insertBlocks(ctx, c.Conn(), blocks)
+	return db.insertBlocks(ctx, c.Conn(), blocks, counted)
 }
 
-// insertBlocks writes blocks with one round trip, in one transaction (the
-// one conn is in, or the pipeline's implicit one), and returns how many
-// packets were new: a block already stored (same first packet) is skipped,
-// so writing a batch again stores nothing twice. Partitions must exist
-// (ensurePartitions).
+// insertBlocks writes blocks, and the statistics of those the database
+// takes (stats.go), in one transaction: the one conn is in, or one it
+// begins and commits. It returns how many packets were new: a block already
+// stored (same first packet) is skipped, so writing a batch again stores
+// and counts nothing twice. counted, when not nil, holds the counts of
+// every packet of blocks; they are written as they are when every block is
+// new, else the new blocks are counted again by decoding them. Partitions
+// must exist (ensurePartitions).
 //
-// A pipeline sends each block as soon as it is bound: a batch's blocks
-// bound into one growing buffer (pgconn.Batch) cost the writer as much
-// copying as encoding them.
-func (db *DB) insertBlocks(ctx context.Context, conn *pgx.Conn, blocks []block) (int64, error) {
+// Two round trips: the blocks, each sent through a pipeline as soon as it
+// is bound (a batch's blocks bound into one growing buffer, pgconn.Batch,
+// cost the writer as much copying as encoding them); then, once the
+// results say which blocks were new, their statistics and the commit.
+func (db *DB) insertBlocks(ctx context.Context, conn *pgx.Conn, blocks []block, counted *statCounts) (int64, error) {
 	if len(blocks) == 0 {
 		return 0, nil
 	}
@@ -158,7 +162,26 @@ func (db *DB) insertBlocks(ctx context.Context, conn *pgx.Conn, blocks []block) 
 	if _, err := conn.Prepare(ctx, insertBlockName, insertBlock); err != nil {
 		return 0, err
 	}
+	withStats := !db.noStats
+	if withStats {
+		if _, err := conn.Prepare(ctx, insertStatsName, insertStats); err != nil {
+			return 0, err
+		}
+	}
+	// Without statistics the pipeline's implicit transaction is enough.
+	begin := withStats && conn.PgConn().TxStatus() == 'I'
+	fail := func(err error) (int64, error) {
+		if begin && conn.PgConn().TxStatus() != 'I' && !conn.IsClosed() {
+			// A connection left in a transaction is not reused by the pool
+			// anyway; rolled back here, it is.
+			_ = conn.PgConn().Exec(ctx, "ROLLBACK").Close()
+		}
+		return 0, err
+	}
 	p := conn.PgConn().StartPipeline(ctx)
+	if begin {
+		p.SendQueryParams("BEGIN", nil, nil, nil, nil)
+	}
 	var fixed [30]byte
 	for i := range blocks {
 		b := &blocks[i]
@@ -174,38 +197,88 @@ func (db *DB) insertBlocks(ctx context.Context, conn *pgx.Conn, blocks []block) 
 			oneBinary, nil)
 		if err := p.Flush(); err != nil {
 			p.Close()
-			return 0, err
+			return fail(err)
 		}
 	}
-	if err := p.Sync(); err != nil {
-		p.Close()
-		return 0, err
+	var (
+		n     int64
+		isNew = make([]bool, len(blocks))
+		first = 0 // index of the first block's result
+	)
+	if begin {
+		first = 1
 	}
-	var n int64
+	err = syncResults(p, func(i int, tag pgconn.CommandTag) {
+		if j := i - first; j >= 0 && j < len(blocks) && tag.RowsAffected() == 1 {
+			isNew[j] = true
+			n += int64(blocks[j].count)
+		}
+	})
+	if err != nil {
+		p.Close()
+		return fail(err) // nothing is committed
+	}
+	if !withStats {
+		return n, p.Close()
+	}
+	if n > 0 {
+		st := counted
+		if st == nil || n < countPackets(blocks) {
+			st = &statCounts{}
+			if err := st.addBlocks(blocks, func(i int) bool { return isNew[i] }); err != nil {
+				p.Close()
+				return fail(err)
+			}
+		}
+		rows, _ := st.rows(nil, nil)
+		for i := range rows {
+			r := &rows[i]
+			p.SendQueryPrepared(insertStatsName, [][]byte{r.minute[:], []byte(r.dim), r.keys, r.counts}, oneBinary, nil)
+		}
+	}
+	if begin {
+		p.SendQueryParams("COMMIT", nil, nil, nil, nil)
+	}
+	if err := syncResults(p, func(int, pgconn.CommandTag) {}); err != nil {
+		p.Close()
+		return fail(err)
+	}
+	return n, p.Close()
+}
+
+// syncResults sends a sync and reads the pipeline's results up to it,
+// calling fn with each statement's index and tag. The first error ends it.
+func syncResults(p *pgconn.Pipeline, fn func(i int, tag pgconn.CommandTag)) error {
+	if err := p.Sync(); err != nil {
+		return err
+	}
 	for i := 0; ; {
 		res, err := p.GetResults()
 		if err != nil {
-			p.Close()
-			return 0, err // the transaction is rolled back
+			return err
 		}
 		switch r := res.(type) {
 		case *pgconn.ResultReader:
 			tag, err := r.Close()
 			if err != nil {
-				p.Close()
-				return 0, err
+				return err
 			}
-			if i < len(blocks) && tag.RowsAffected() == 1 {
-				n += int64(blocks[i].count)
-			}
+			fn(i, tag)
 			i++
 		case *pgconn.PipelineSync:
-			return n, p.Close()
+			return nil
 		case nil:
-			p.Close()
-			return 0, errors.New("the pipeline ended before its sync")
+			return errors.New("the pipeline ended before its sync")
 		}
 	}
+}
+
+func countPackets(blocks []block) int64 {
+	var n int64
+	for i := range blocks {
+		n += int64(blocks[i].count)
+	}
+	return n
 }
 
 // encoded is a batch cut into blocks and encoded once: the same blocks go to
@@ -213,10 +286,15 @@ func (db *DB) insertBlocks(ctx context.Context, conn *pgx.Conn, blocks []block) 
 type encoded struct {
 	blocks  []block
 	packets int
+	// stats counts the packets of blocks; nil for a batch read back from the
+	// spool, whose blocks are counted by decoding them.
+	stats *statCounts
 }
 
 func newEncoded(pkts []hepvault.Packet) encoded {
-	return encoded{blocks: encodeBlocks(pkts), packets: len(pkts)}
+	st := &statCounts{}
+	st.addPackets(pkts)
+	return encoded{blocks: encodeBlocks(pkts), packets: len(pkts), stats: st}
 }
 
 // decode returns the batch's packets, each owning its memory.

@@ -18,3 +18,6 @@ func (r *Retention) WatchHeldUp(ctx context.Context, held time.Duration) {
 	defer r.busySince.Store(0)
 	r.watchOnce(ctx)
 }
+
+// DisableStats turns statistics off, for benchmarks that measure their cost.
+func DisableStats(db *DB) { db.noStats = true }

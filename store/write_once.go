@@ -57,7 +57,9 @@ func (w *Writer) writeOnce(ctx context.Context, pkts []hepvault.Packet, blocks [
 		if len(fresh) < len(pkts) {
 			blocks = encodeBlocks(fresh)
 		}
-		inserted, err = w.db.insertBlocks(ctx, tx.Conn(), blocks)
+		var counted statCounts
+		counted.addPackets(fresh)
+		inserted, err = w.db.insertBlocks(ctx, tx.Conn(), blocks, &counted)
 		return err
 	})
 	if err != nil {

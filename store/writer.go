@@ -111,8 +111,9 @@ type Writer struct {
 	retention         *Retention
 	expired, diskFull atomic.Uint64
 	lastRefusedLog    atomic.Int64
-	spoolBuf          []byte // the spool form of a batch; used by Run's goroutine only
-	encBuf            []byte // where Run encodes its batches
+	spoolBuf          []byte     // the spool form of a batch; used by Run's goroutine only
+	encBuf            []byte     // where Run encodes its batches
+	counts            statCounts // where Run counts them
 	// queueFilling reports that Run's input channel is over half full: a
 	// batch then goes to the spool at its first failed write, not after
 	// SpoolAfter, which at 100,000 packets a second is longer than the
@@ -188,7 +189,9 @@ func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
 		// once the batch is written or spooled).
 		blocks, buf := encodeBlocksInto(batch, w.encBuf)
 		w.encBuf = buf[:0]
-		enc := encoded{blocks: blocks, packets: len(batch)}
+		w.counts.reset()
+		w.counts.addPackets(batch)
+		enc := encoded{blocks: blocks, packets: len(batch), stats: &w.counts}
 		if w.spool != nil {
 			w.writeOrSpool(ctx, enc)
 		} else {
@@ -349,7 +352,7 @@ func (w *Writer) writeEncoded(ctx context.Context, batch encoded) error {
 	if err := w.ensurePartitions(ctx, batch.blocks); err != nil {
 		return err
 	}
-	n, err := w.db.insertBlocksPool(ctx, batch.blocks)
+	n, err := w.db.insertBlocksPool(ctx, batch.blocks, batch.stats)
 	if err != nil {
 		return interpretError("write packets", err) // nothing committed
 	}

@@ -159,6 +159,8 @@ func TestWriter_SpoolsWhileDatabaseAway(t *testing.T) {
 	if sp.Bytes() != 0 {
 		t.Fatalf("replayed spool keeps %d bytes", sp.Bytes())
 	}
+	// Statistics count every packet once, live, replayed or retried.
+	checkStats(t, db, dsn, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
 }
 
 func TestWriter_SpoolsWhileDatabaseHangs(t *testing.T) {
@@ -214,6 +216,7 @@ func TestWriter_ReplaysSpoolLeftByLastRun(t *testing.T) {
 	if st := w.Stats(); st.Replayed != 80 {
 		t.Fatalf("unexpected replayed count; got %d; want 80", st.Replayed)
 	}
+	checkStats(t, db, dsn, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
 }
 
 func TestWriter_SpoolFullDropsAreCounted(t *testing.T) {

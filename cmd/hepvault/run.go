@@ -26,6 +26,8 @@ Usage:
                    [--api-token TOKEN] [--hep-allow CIDR,...] [--hep-auth-key KEY]
                    [--retention 90d] [--min-free-disk 10%] [--max-db-size SIZE]
   hepvault query   [--server URL] [--token TOKEN] [--from T] [--to T] [--limit N] [filters] [--json]
+  hepvault stats   [--server URL] [--token TOKEN] --from T --to T [--step 1m|5m|1h|1d]
+                   --by method|status|status_class|kind|capture_id|pair [--json]
   hepvault migrate --db DSN
   hepvault import  [--db DSN | --data-dir DIR] [--retention 90d] FILE...   (pcap/pcapng of SIP or HEP)
 
@@ -47,6 +49,8 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 		return runServe(ctx, args[1:], getenv, stderr)
 	case "query":
 		return runQuery(ctx, args[1:], getenv, stdout, stderr)
+	case "stats":
+		return runStats(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args[1:], getenv, stderr)
 	case "import":

@@ -39,6 +39,8 @@ type serveConfig struct {
 	// Retention: how long packets are kept and how much disk stays free
 	// (retention.go).
 	Retention retentionConfig
+	// StatsRetention is how long statistics are kept (serve_stats.go).
+	StatsRetention time.Duration
 }
 
 func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) error {
@@ -61,9 +63,16 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	}
 	addRetentionFlags(fs, getenv, &cfg.Retention)
 	fs.Var(bytesFlag{&cfg.SpoolMaxBytes}, "spool-max-bytes", "cap of the spool, e.g. 512M; past it batches are dropped and counted; 0 turns the spool off (env HEPVAULT_SPOOL_MAX_BYTES)")
+	statsRetention := fs.String("stats-retention", envDefault(getenv, "HEPVAULT_STATS_RETENTION", defaultStatsRetention),
+		"how long per-minute statistics are kept, e.g. 2y, 400d, 720h (env HEPVAULT_STATS_RETENTION)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	retention, err := parseRetention(*statsRetention)
+	if err != nil {
+		return usagef("--stats-retention: %v", err)
+	}
+	cfg.StatsRetention = retention
 	if err := cfg.Guard.apply(&collector.Config{}, &api.AccessConfig{}); err != nil {
 		return err
 	}
@@ -170,6 +179,10 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		defer close(s.retainDone)
 		s.retention.Run(bg)
 	}()
+	if s.cfg.StatsRetention <= 0 { // a serveConfig not built from flags
+		s.cfg.StatsRetention, _ = parseRetention(defaultStatsRetention)
+	}
+	go s.keepStats(bg)
 	if dbPending {
 		s.awaitDone = make(chan struct{})
 		go func() {

@@ -1,0 +1,53 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/hepvault/hepvault/api"
+	"github.com/hepvault/hepvault/store"
+	"github.com/hepvault/hepvault/store/storetest"
+)
+
+// BenchmarkStatsHandler times the two target questions of statistics
+// through the whole handler (parameters, store query, JSON) on 90 days of
+// folded statistics (storetest.SeedStats): 90 days at 1 h and one day at
+// 1 m, by kind (3 keys), status (40 keys) and pair (21 keys).
+func BenchmarkStatsHandler(b *testing.B) {
+	cfg := store.DefaultConfig()
+	cfg.DSN = storetest.NewDatabase(b)
+	ctx := context.Background()
+	db, err := store.Open(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(db.Close)
+	if _, err := db.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	end := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	storetest.SeedStats(b, cfg.DSN, end, 90, 3)
+	srv := api.New(db, nil, nil)
+	for _, c := range []struct{ name, window string }{
+		{"90d_1h", "from=2026-08-27T00:00:00Z&to=2026-11-25T00:00:00Z&step=1h"},
+		{"1d_1m", "from=2026-11-24T00:00:00Z&to=2026-11-25T00:00:00Z&step=1m"},
+	} {
+		for _, by := range []string{"kind", "status", "pair"} {
+			b.Run(c.name+"/"+by, func(b *testing.B) {
+				req := httptest.NewRequest(http.MethodGet, "/api/v1/stats?"+c.window+"&by="+by, nil)
+				b.ReportAllocs()
+				for b.Loop() {
+					rec := httptest.NewRecorder()
+					srv.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK {
+						b.Fatalf("unexpected status %d; body %s", rec.Code, rec.Body)
+					}
+					b.SetBytes(int64(rec.Body.Len()))
+				}
+			})
+		}
+	}
+}
