@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -127,6 +129,43 @@ func TestServe_Retention(t *testing.T) {
 	if strings.Join(ids, ",") != "day-2,day-1" {
 		t.Fatalf("unexpected packets after retention; got %v; want [day-2 day-1]", ids)
 	}
+	// The statistics of the dropped days outlive their packets.
+	q := url.Values{"from": {now.Add(-10 * 24 * time.Hour).Format(time.RFC3339)}, "to": {now.Add(time.Hour).Format(time.RFC3339)},
+		"step": {"1d"}, "by": {"method"}}
+	resp, err := http.Get(s.url("/api/v1/stats?" + q.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Series []struct {
+			Key    string
+			Points []struct {
+				T     time.Time
+				Count int64
+			}
+		}
+	}
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("stats: status %d, %v", resp.StatusCode, err)
+	}
+	var dropped, kept int64
+	for _, sr := range st.Series {
+		for _, pt := range sr.Points {
+			if sr.Key != "OPTIONS" {
+				t.Fatalf("unexpected series %q in the stats", sr.Key)
+			}
+			if pt.T.Before(now.Add(-3 * 24 * time.Hour).Truncate(24 * time.Hour)) {
+				dropped += pt.Count
+			} else {
+				kept += pt.Count
+			}
+		}
+	}
+	if dropped != 2 || kept != 2 {
+		t.Fatalf("unexpected OPTIONS counted by day after retention; got %d in dropped days and %d in kept ones; want 2 and 2", dropped, kept)
+	}
 
 	conn, err := net.Dial("udp", s.col.UDPAddr().String())
 	if err != nil {
@@ -145,7 +184,7 @@ func TestServe_Retention(t *testing.T) {
 	if rows, _ := countCalls(t, dsn, "old"); rows != 0 {
 		t.Fatalf("unexpected packets past the horizon stored; got %d; want 0", rows)
 	}
-	resp, err := http.Get(s.url("/readyz"))
+	resp, err = http.Get(s.url("/readyz"))
 	if err != nil {
 		t.Fatal(err)
 	}
