@@ -60,8 +60,8 @@ func (rc retentionConfig) storeConfig(dataDir string, spoolBytes func() int64) s
 	return cfg
 }
 
-// parseHorizon reads a retention: a whole number of days (90d) or hours
-// (36h); 0 keeps everything.
+// parseHorizon reads a retention: a whole number of years (2y, of 365
+// days), days (90d) or hours (36h); 0 keeps everything.
 func parseHorizon(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if s == "0" || s == "" {
@@ -69,14 +69,16 @@ func parseHorizon(s string) (time.Duration, error) {
 	}
 	unit := time.Duration(0)
 	switch {
+	case strings.HasSuffix(s, "y"):
+		unit = 365 * 24 * time.Hour
 	case strings.HasSuffix(s, "d"):
 		unit = 24 * time.Hour
 	case strings.HasSuffix(s, "h"):
 		unit = time.Hour
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(s[:len(s)-1]), 10, 64)
-	if unit == 0 || err != nil || n <= 0 || n > 100*365*24 {
-		return 0, usagef("bad retention %q: want days or hours, e.g. 90d or 36h (0 keeps everything)", s)
+	if unit == 0 || err != nil || n <= 0 || n > int64(100*365*24*time.Hour/unit) {
+		return 0, usagef("bad retention %q: want years, days or hours, e.g. 2y, 90d or 36h (0 keeps everything)", s)
 	}
 	return time.Duration(n) * unit, nil
 }

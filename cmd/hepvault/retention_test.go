@@ -31,6 +31,7 @@ func TestParseHorizon_Success(t *testing.T) {
 	f("", 0)
 	f("90d", 90*24*time.Hour)
 	f("36h", 36*time.Hour)
+	f("2y", 2*365*24*time.Hour)
 	f(" 1d", 24*time.Hour)
 }
 
@@ -47,6 +48,7 @@ func TestParseHorizon_Failure(t *testing.T) {
 	f("0d")
 	f("1.5d")
 	f("d")
+	f("101y")
 }
 
 func TestMinFree(t *testing.T) {

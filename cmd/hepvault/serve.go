@@ -68,7 +68,7 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	retention, err := parseRetention(*statsRetention)
+	retention, err := parseStatsRetention(*statsRetention)
 	if err != nil {
 		return usagef("--stats-retention: %v", err)
 	}
@@ -180,7 +180,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		s.retention.Run(bg)
 	}()
 	if s.cfg.StatsRetention <= 0 { // a serveConfig not built from flags
-		s.cfg.StatsRetention, _ = parseRetention(defaultStatsRetention)
+		s.cfg.StatsRetention, _ = parseStatsRetention(defaultStatsRetention)
 	}
 	go s.keepStats(bg)
 	if dbPending {

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -43,24 +41,12 @@ func (s *server) keepStats(ctx context.Context) {
 	}
 }
 
-// parseRetention reads a whole number of days or years ("90d", "2y"; a
-// year is 365 days) or what time.ParseDuration reads ("720h").
-func parseRetention(s string) (time.Duration, error) {
-	for _, u := range []struct {
-		suffix string
-		unit   time.Duration
-	}{{"d", 24 * time.Hour}, {"y", 365 * 24 * time.Hour}} {
-		if num, ok := strings.CutSuffix(s, u.suffix); ok {
-			n, err := strconv.ParseUint(num, 10, 32)
-			if err != nil || n == 0 || n > 100*uint64(365*24*time.Hour/u.unit) {
-				break
-			}
-			return time.Duration(n) * u.unit, nil
-		}
+// parseStatsRetention reads --stats-retention as --retention is read
+// (parseHorizon), but statistics are always kept for a while: 0 is refused.
+func parseStatsRetention(s string) (time.Duration, error) {
+	d, err := parseHorizon(s)
+	if err == nil && d == 0 {
+		err = fmt.Errorf("%q: statistics are kept for a while; want e.g. 2y, 400d or 720h", s)
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%q is not a positive duration: write it as 2y, 90d or 720h", s)
-	}
-	return d, nil
+	return d, err
 }

@@ -80,10 +80,10 @@ func TestStats_Usage(t *testing.T) {
 	f("--from", "noon", "--to", "2026-11-25T13:00:00Z", "--by", "kind")
 }
 
-func TestParseRetention_Success(t *testing.T) {
+func TestParseStatsRetention_Success(t *testing.T) {
 	f := func(s string, want time.Duration) {
 		t.Helper()
-		got, err := parseRetention(s)
+		got, err := parseStatsRetention(s)
 		if err != nil || got != want {
 			t.Fatalf("%q: unexpected duration; got %v, %v; want %v", s, got, err, want)
 		}
@@ -91,18 +91,19 @@ func TestParseRetention_Success(t *testing.T) {
 	f("2y", 2*365*24*time.Hour)
 	f("90d", 90*24*time.Hour)
 	f("720h", 720*time.Hour)
-	f("1h30m", 90*time.Minute)
 }
 
-func TestParseRetention_Failure(t *testing.T) {
+func TestParseStatsRetention_Failure(t *testing.T) {
 	f := func(s string) {
 		t.Helper()
-		if got, err := parseRetention(s); err == nil {
+		if got, err := parseStatsRetention(s); err == nil {
 			t.Fatalf("%q: unexpected duration; got %v; want an error", s, got)
 		}
 	}
 	f("")
+	f("0")
 	f("0d")
+	f("1h30m")
 	f("-1y")
 	f("2 years")
 	f("1y6m")
