@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hepvault/hepvault/collector/hep"
 	"github.com/hepvault/hepvault/internal/diskspace"
 )
 
@@ -70,23 +68,11 @@ func smallFS(t *testing.T, size int64) string {
 // is random hex (LZ4 cannot shrink it), Call-IDs prefix-0..., captured from
 // start a millisecond apart.
 func bulkyHEP(prefix string, n int, start time.Time) [][]byte {
-	out := make([][]byte, n)
 	raw := make([]byte, 2000)
-	for i := range out {
+	return hepInvites(prefix, n, start, time.Millisecond, "TCP", func(int) string {
 		rand.Read(raw)
-		body := hex.EncodeToString(raw)
-		at := start.Add(time.Duration(i) * time.Millisecond)
-		msg := fmt.Sprintf("INVITE sip:bob@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bK%d\r\n"+
-			"From: <sip:alice@192.0.2.1>;tag=%d\r\nTo: <sip:bob@192.0.2.2>\r\nCall-ID: %s-%d\r\nCSeq: 1 INVITE\r\n"+
-			"Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", i, i, prefix, i, len(body), body)
-		p := hep.Packet{
-			Family: 2, Proto: 6, ProtoType: hep.ProtoTypeSIP,
-			SrcIP: netip.MustParseAddr("192.0.2.1"), DstIP: netip.MustParseAddr("192.0.2.2"), SrcPort: 5060, DstPort: 5060,
-			TsSec: uint32(at.Unix()), TsUsec: uint32(at.Nanosecond() / 1000), CaptureID: 2001, Payload: []byte(msg),
-		}
-		out[i] = hep.AppendV3(nil, &p)
-	}
-	return out
+		return hex.EncodeToString(raw)
+	})
 }
 
 type readyBody struct {

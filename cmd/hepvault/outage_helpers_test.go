@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -92,16 +91,31 @@ func hepTraffic(prefix string, n int) [][]byte {
 
 // hepTrafficAt is hepTraffic with packet i captured at start + i*step.
 func hepTrafficAt(prefix string, n int, start time.Time, step time.Duration) [][]byte {
+	return hepInvites(prefix, n, start, step, "UDP", nil)
+}
+
+// hepInvites returns n HEPv3 INVITEs over transport (UDP or TCP), Call-IDs
+// prefix-0..., packet i captured at start + i*step with body(i) as its
+// text/plain body (none when body is nil).
+func hepInvites(prefix string, n int, start time.Time, step time.Duration, transport string, body func(i int) string) [][]byte {
+	proto := uint8(17)
+	if transport == "TCP" {
+		proto = 6
+	}
 	out := make([][]byte, n)
 	for i := range out {
 		at := start.Add(time.Duration(i) * step)
-		callID := fmt.Sprintf("%s-%d", prefix, i)
+		var b, ct string
+		if body != nil {
+			b, ct = body(i), "Content-Type: text/plain\r\n"
+		}
 		sipMsg := "INVITE sip:bob@192.0.2.2 SIP/2.0\r\n" +
-			"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK" + strconv.Itoa(i) + "\r\n" +
+			"Via: SIP/2.0/" + transport + " 192.0.2.1:5060;branch=z9hG4bK" + strconv.Itoa(i) + "\r\n" +
 			"From: <sip:alice@192.0.2.1>;tag=" + strconv.Itoa(i) + "\r\nTo: <sip:bob@192.0.2.2>\r\n" +
-			"Call-ID: " + callID + "\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+			"Call-ID: " + prefix + "-" + strconv.Itoa(i) + "\r\nCSeq: 1 INVITE\r\n" + ct +
+			"Content-Length: " + strconv.Itoa(len(b)) + "\r\n\r\n" + b
 		p := hep.Packet{
-			Family: 2, Proto: 17, ProtoType: hep.ProtoTypeSIP,
+			Family: 2, Proto: proto, ProtoType: hep.ProtoTypeSIP,
 			SrcIP: netip.MustParseAddr("192.0.2.1"), DstIP: netip.MustParseAddr("192.0.2.2"), SrcPort: 5060, DstPort: 5060,
 			TsSec: uint32(at.Unix()), TsUsec: uint32(at.Nanosecond() / 1000), CaptureID: 2001, Payload: []byte(sipMsg),
 		}
