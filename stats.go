@@ -47,12 +47,12 @@ type StatsQuery struct {
 // StatsSeries is the counts of one key: a point per step of the window,
 // in order, 0 where nothing was counted.
 type StatsSeries struct {
-	Key    string
-	Points []StatsPoint
+	Key    string       `json:"key"`
+	Points []StatsPoint `json:"points"`
 }
 
 // StatsPoint is the count of the step starting at T.
 type StatsPoint struct {
-	T     time.Time
-	Count int64
+	T     time.Time `json:"t"`
+	Count int64     `json:"count"`
 }

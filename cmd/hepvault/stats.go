@@ -58,13 +58,7 @@ func runStats(ctx context.Context, args []string, getenv env, stdout, stderr io.
 }
 
 type statsAnswer struct {
-	Series []struct {
-		Key    string `json:"key"`
-		Points []struct {
-			T     string `json:"t"`
-			Count int64  `json:"count"`
-		} `json:"points"`
-	} `json:"series"`
+	Series []hepvault.StatsSeries `json:"series"`
 }
 
 // writeStatsTable prints a row per step and a column per key, most
@@ -81,7 +75,7 @@ func writeStatsTable(w io.Writer, a statsAnswer) error {
 	}
 	fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	for i, p := range a.Series[0].Points {
-		row = append(row[:0], p.T)
+		row = append(row[:0], p.T.UTC().Format(time.RFC3339))
 		for _, s := range a.Series {
 			n := int64(0)
 			if i < len(s.Points) {
