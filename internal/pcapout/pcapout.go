@@ -3,8 +3,10 @@ package pcapout
 import (
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -95,10 +97,16 @@ func Write(w io.Writer, pkts []hepvault.Packet) error {
 // UDP: one message per datagram, as SCTP carries it. A missing address is
 // written as PlaceholderIPv4 or PlaceholderIPv6; when one address is IPv6
 // and the other IPv4, the IPv4 one is written IPv4-mapped. Raw is written
-// as it is, SIP or not.
+// as it is, SIP or not. A capture time pcap cannot hold (before 1970, after
+// 2106) is written as 1970-01-01T00:00:00Z.
 func (w *Writer) Write(p *hepvault.Packet) error {
 	src, dst := addrs(p.SrcIP, p.DstIP)
 	ci := gopacket.CaptureInfo{Timestamp: p.CapturedAt}
+	if s := p.CapturedAt.Unix(); s < 0 || s > math.MaxUint32 {
+		// pcap keeps unsigned 32-bit seconds: rather than wrap around to
+		// some plausible date, a time it cannot hold reads as 1970.
+		ci.Timestamp = time.Unix(0, 0)
+	}
 	raw := p.Raw
 	if p.Transport == hepvault.TransportTCP {
 		key := flowKey{netip.AddrPortFrom(src, p.SrcPort), netip.AddrPortFrom(dst, p.DstPort)}
