@@ -1,12 +1,18 @@
 package api
 
 import (
+	"bytes"
 	"net/http"
 	"strings"
 
 	"github.com/hepvault/hepvault"
+	"github.com/hepvault/hepvault/internal/pcapout"
 	"github.com/labstack/echo/v4"
 )
+
+// NextCursorHeader carries the cursor of the next page when the body is a
+// pcap file, which has no room for it.
+const NextCursorHeader = "X-Next-Cursor"
 
 type packetsAnswer struct {
 	Packets []packetJSON `json:"packets"`
@@ -33,7 +39,7 @@ func (s *Server) handlePackets(c echo.Context) error {
 	if more && len(pkts) > 0 {
 		next = encodeCursor(pkts[len(pkts)-1])
 	}
-	return s.answer(c, format, pkts, next)
+	return s.answer(c, format, pkts, next, "hepvault-packets.pcap")
 }
 
 // handleCall answers GET /api/v1/calls/{call_id}: every packet of one call.
@@ -61,17 +67,32 @@ func (s *Server) handleCall(c echo.Context) error {
 	if len(pkts) == 0 {
 		return c.JSON(http.StatusNotFound, map[string]string{"error": "no packets with Call-ID " + callID})
 	}
-	return s.answer(c, format, pkts, "")
+	return s.answer(c, format, pkts, "", "call-"+fileName(callID)+".pcap")
 }
 
-func (s *Server) answer(c echo.Context, format string, pkts []hepvault.Packet, next string) error {
+// answer writes pkts in format; a pcap is an attachment named file, its
+// next page's cursor in NextCursorHeader.
+func (s *Server) answer(c echo.Context, format string, pkts []hepvault.Packet, next, file string) error {
 	bp := answerBuffers.Get().(*[]byte)
 	var buf []byte
 	var err error
-	if format == "text" {
+	switch format {
+	case "pcap":
+		b := bytes.NewBuffer((*bp)[:0])
+		if err := pcapout.Write(b, pkts); err != nil {
+			return err
+		}
+		buf = b.Bytes()
+		h := c.Response().Header()
+		h.Set(echo.HeaderContentDisposition, `attachment; filename="`+file+`"`)
+		if next != "" {
+			h.Set(NextCursorHeader, next)
+		}
+		err = c.Blob(http.StatusOK, pcapout.ContentType, buf)
+	case "text":
 		buf = appendText((*bp)[:0], pkts, next)
 		err = c.Blob(http.StatusOK, echo.MIMETextPlainCharsetUTF8, buf)
-	} else {
+	default:
 		buf = appendAnswer((*bp)[:0], pkts, next)
 		err = c.Blob(http.StatusOK, echo.MIMEApplicationJSON, buf)
 	}
@@ -86,10 +107,26 @@ func parseFormat(v string) (string, error) {
 	switch v {
 	case "", "json":
 		return "json", nil
-	case "text":
-		return "text", nil
+	case "text", "pcap":
+		return v, nil
 	}
-	return "", invalid("format must be json or text, not %q", v)
+	return "", invalid("format must be json, text or pcap, not %q", v)
+}
+
+// fileName makes a Call-ID safe to name a file and to quote in a header:
+// letters, digits, '.', '-' and '_' stay, anything else becomes '_', and
+// it is cut to 100 bytes.
+func fileName(s string) string {
+	b := []byte(s)
+	if len(b) > 100 {
+		b = b[:100]
+	}
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 func pathUnescape(s string) (string, error) {

@@ -20,8 +20,10 @@ func runQuery(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	server := fs.String("server", envDefault(getenv, "HEPVAULT_SERVER", "http://127.0.0.1:9080"), "URL of a running hepvault (env HEPVAULT_SERVER)")
 	from := fs.String("from", "", "first capture time, inclusive (RFC 3339, unix seconds, or date output)")
 	to := fs.String("to", "", "end of the window, exclusive")
-	limit := fs.Int("limit", 0, "how many packets (default 100, at most 10000)")
+	limit := fs.Int("limit", 0, "how many packets (default 100, at most 10000; with --pcap any number, fetched --page at a time)")
 	asJSON := fs.Bool("json", false, "print the API's JSON instead of text")
+	pcapFile := fs.String("pcap", "", "write the packets to this pcap file (- for stdout) instead of printing them")
+	page := fs.Int("page", maxPage, "with --pcap: packets asked for per request, at most 10000")
 	token := fs.String("token", getenv("HEPVAULT_API_TOKEN"), "API token, when hepvault serve has --api-token (env HEPVAULT_API_TOKEN)")
 	filters := map[string]*string{}
 	// A filter given a comma-separated list (--method INVITE,BYE) matches
@@ -49,6 +51,12 @@ func runQuery(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *pcapFile != "" && *asJSON {
+		return usagef("query: give --pcap or --json, not both")
+	}
+	if *page < 1 || *page > maxPage {
+		return usagef("query: --page must be 1 to %d, not %d", maxPage, *page)
+	}
 	q := url.Values{}
 	// Times are read here too, so a typo fails before any request is sent.
 	for name, v := range map[string]string{"from": *from, "to": *to} {
@@ -61,18 +69,28 @@ func runQuery(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		}
 		q.Set(name, t.Format(time.RFC3339Nano))
 	}
-	if *limit != 0 {
-		q.Set("limit", strconv.Itoa(*limit))
-	}
 	for param, v := range filters {
 		if *v != "" {
 			q.Set(param, *v)
 		}
 	}
+	base := strings.TrimRight(*server, "/")
+	if *pcapFile != "" {
+		n := *limit
+		if n == 0 {
+			n = defaultLimit
+		}
+		if n < 0 {
+			return usagef("query: --limit must be positive, not %d", n)
+		}
+		return queryPcap(ctx, base, q, *token, n, *page, *pcapFile, stdout, stderr)
+	}
+	if *limit != 0 {
+		q.Set("limit", strconv.Itoa(*limit))
+	}
 	if !*asJSON {
 		q.Set("format", "text")
 	}
-	base := strings.TrimRight(*server, "/")
 	body, err := get(ctx, base+"/api/v1/packets?"+q.Encode(), *token)
 	if err != nil {
 		return err
