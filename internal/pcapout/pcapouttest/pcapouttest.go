@@ -15,11 +15,12 @@ import (
 	"testing"
 
 	"github.com/hepvault/hepvault"
+	"github.com/hepvault/hepvault/internal/livetest"
 )
 
-// RequireEnv is the environment variable that turns a missing tshark into
-// a failure instead of a skip (the live tests' variable).
-const RequireEnv = "HEPVAULT_REQUIRE_LIVE"
+// RequireEnv turns a missing tshark into a failure instead of a skip: the
+// live tests' variable, which CI sets.
+const RequireEnv = livetest.RequireEnv
 
 var fields = []string{
 	"frame.time_epoch", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
