@@ -17,8 +17,8 @@ import (
 // LadderOptions tunes Ladder; the zero value draws 120 columns wide.
 type LadderOptions struct {
 	// Width is the widest line, in characters (default 120, at least 40).
-	// Hosts that cannot get a column of 4 characters each within it make
-	// the lines wider rather than disappear.
+	// Hosts too many to get 4 characters each within it make the lines
+	// wider rather than disappear.
 	Width int
 }
 
@@ -29,7 +29,8 @@ const DefaultWidth = 120
 const (
 	timeWidth  = 12
 	deltaWidth = 11
-	gutter     = timeWidth + 1 + deltaWidth + 2
+	gutter     = timeWidth + 1 + deltaWidth + 1
+	maxHost    = 21 // "255.255.255.255:65535"; longer IPv6 names are cut
 	maxStep    = 44 // columns farther apart than this only stretch arrows
 	minStep    = 4
 )
@@ -49,6 +50,9 @@ func Ladder(w io.Writer, pkts []hepvault.Packet, opts LadderOptions) error {
 		width = DefaultWidth
 	}
 	width = max(width, 40)
+	if len(pkts) == 0 {
+		return nil // nothing to draw
+	}
 	ps := slices.Clone(pkts)
 	Sort(ps)
 
@@ -62,21 +66,29 @@ func Ladder(w io.Writer, pkts []hepvault.Packet, opts LadderOptions) error {
 			}
 		}
 	}
-	// Columns: the first after the gutter and half a host name, the last
-	// half a host name before the edge.
-	const half = 11
+	// Columns: the first right after the gutter (its host name may reach
+	// back over the gutter, which is empty in the header), the last a
+	// margin of half a host name before the edge. In a narrow drawing the
+	// margin shrinks before the columns do.
+	margin := maxHost / 2
 	step := 0
-	if len(hosts) > 1 {
-		step = min(maxStep, (width-1-2*half-gutter)/(len(hosts)-1))
-		step = max(step, minStep)
+	if n := len(hosts); n > 1 {
+		step = max(minStep, min(maxStep, (width-1-margin-gutter)/(n-1)))
+		if m := (step - 1) / 2; m < margin {
+			margin = m
+			step = max(minStep, min(maxStep, (width-1-margin-gutter)/(n-1)))
+		}
 	}
 	x := make([]int, len(hosts))
 	for i := range x {
-		x[i] = gutter + half + i*step
+		x[i] = gutter + i*step
 	}
-	lineLen := gutter + 2*half + 1
-	if len(x) > 0 {
-		lineLen = max(lineLen, x[len(x)-1]+half+1)
+	lineLen := max(gutter+1+maxHost/2, x[len(x)-1]+margin+1)
+	lineLen = max(lineLen, min(width, gutter+1+maxHost))
+	// A host name gets the room between its neighbours' columns.
+	room := maxHost
+	if len(hosts) > 1 {
+		room = min(step-1, 2*margin+1)
 	}
 
 	bw := bufio.NewWriter(w)
@@ -98,10 +110,6 @@ func Ladder(w io.Writer, pkts []hepvault.Packet, opts LadderOptions) error {
 
 	// The header: host names centred on their columns, cut to fit.
 	clear()
-	room := lineLen
-	if len(hosts) > 1 {
-		room = step - 1
-	}
 	for i, h := range hosts {
 		r := []rune(h)
 		if len(r) > room {
@@ -155,7 +163,7 @@ func Ladder(w io.Writer, pkts []hepvault.Packet, opts LadderOptions) error {
 		}
 		// The label sits in the middle of the shaft, a space either side,
 		// clear of the arrow's head.
-		if span := hi - lo - 1 - 6; span > 0 {
+		if span := hi - lo - 1 - 4; span > 0 {
 			l := fit(label, span)
 			start := lo + 1 + (hi-lo-1-len(l)-2)/2
 			line[start] = ' '
@@ -192,14 +200,18 @@ func hostOf(a netip.Addr, port uint16) string {
 	return netip.AddrPortFrom(a, port).String()
 }
 
-// delta formats the time between two messages: under a second in
-// milliseconds to the microsecond ("+0.612ms"), else in seconds to the
-// millisecond ("+1.204s").
+// delta formats the time from the previous message (never negative: the
+// packets are sorted): under a second in milliseconds to the microsecond
+// ("+0.612ms"), then in seconds to the millisecond ("+1.204s"), from
+// 10000 s on rounded to the second ("+3h2m5s").
 func delta(d time.Duration) string {
-	if d < time.Second && d > -time.Second {
-		return fmt.Sprintf("%+.3fms", float64(d.Microseconds())/1e3)
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("+%.3fms", float64(d.Microseconds())/1e3)
+	case d < 10000*time.Second:
+		return fmt.Sprintf("+%.3fs", d.Seconds())
 	}
-	return fmt.Sprintf("%+.3fs", d.Seconds())
+	return "+" + d.Round(time.Second).String()
 }
 
 // fit cuts r to n characters, marking the cut with "~", and replaces
