@@ -43,7 +43,7 @@ type Call struct {
 	StartedAt  time.Time // the first request
 	RingingAt  time.Time // the first 180 or 183 to the deciding transaction
 	AnsweredAt time.Time // its first 2xx
-	EndedAt    time.Time // the first BYE, or the final response that failed or cancelled it
+	EndedAt    time.Time // answered: the first BYE; otherwise the final response (the CANCEL when none)
 
 	State       State
 	FinalStatus int // 0: none
