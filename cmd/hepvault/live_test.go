@@ -134,6 +134,8 @@ func liveExercise(t *testing.T, hepTransport string) {
 
 	// The whole run: each message Kamailio mirrored is stored once.
 	checkSameMessages(t, s, stored, msgs)
+	// And each call reads as its messages on the wire say.
+	checkCalls(t, s, msgs)
 	// It came as HEPv3 from this Kamailio, over the transport asked for.
 	other := map[string]string{"udp": "tcp", "tcp": "udp"}[hepTransport]
 	for sample, want := range map[string]uint64{

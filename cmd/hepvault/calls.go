@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hepvault/hepvault/api"
+	"github.com/hepvault/hepvault/internal/callflow"
+)
+
+const callsUsage = `Usage: hepvault calls show CALL_ID [--server URL] [--token TOKEN] [--json] [--width N] [--pcap FILE]
+
+show prints what became of the call (state, final response, PDD, duration)
+and draws its message flow; --json prints the summary as JSON instead, and
+--pcap FILE saves the call's packets as a pcap file (- for standard output).
+`
+
+func runCalls(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, callsUsage)
+		return usagef("calls: no subcommand given (show)")
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, callsUsage)
+		return nil
+	}
+	if args[0] != "show" {
+		fmt.Fprint(stderr, callsUsage)
+		return usagef("calls: unknown subcommand %q (show)", args[0])
+	}
+	return runCallsShow(ctx, args[1:], getenv, stdout, stderr)
+}
+
+func runCallsShow(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
+	fs := newFlagSet("calls show", stderr)
+	server := fs.String("server", envDefault(getenv, "HEPVAULT_SERVER", "http://127.0.0.1:9080"), "URL of a running hepvault (env HEPVAULT_SERVER)")
+	token := fs.String("token", getenv("HEPVAULT_API_TOKEN"), "API token, when hepvault serve has --api-token (env HEPVAULT_API_TOKEN)")
+	asJSON := fs.Bool("json", false, "print the call's summary as JSON, without the ladder")
+	width := fs.Int("width", callflow.DefaultWidth, "widest line of the ladder, in characters (at least 40)")
+	pcap := fs.String("pcap", "", "save the call's packets to this pcap file (- for standard output) instead of printing")
+	fs.Usage = func() { fmt.Fprint(stderr, callsUsage); fs.PrintDefaults() }
+	// The Call-ID may come before or after the flags.
+	var callIDs []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return usageError{err}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		callIDs = append(callIDs, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	switch {
+	case len(callIDs) == 0:
+		fs.Usage()
+		return usagef("calls show: no CALL_ID given")
+	case len(callIDs) > 1:
+		return usagef("calls show: one CALL_ID at a time, not %q", callIDs)
+	case *width < 40:
+		return usagef("calls show: --width must be at least 40, not %d", *width)
+	}
+	u := strings.TrimRight(*server, "/") + "/api/v1/calls/" + url.PathEscape(callIDs[0])
+	if *pcap != "" {
+		return saveCallPcap(ctx, u+"?format=pcap", *token, *pcap, stdout, stderr)
+	}
+	body, err := get(ctx, u, *token)
+	if err != nil {
+		return err
+	}
+	pkts, _, err := api.DecodePackets(body)
+	if err != nil {
+		return fmt.Errorf("hepvault's answer: %w", err)
+	}
+	call := callflow.Summarize(pkts)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(call)
+	}
+	if err := writeCallSummary(stdout, call); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(stdout, "\n"); err != nil {
+		return err
+	}
+	return callflow.Ladder(stdout, pkts, callflow.LadderOptions{Width: *width})
+}
+
+// writeCallSummary prints the key fields of a call, one a line; "-" for
+// what is unknown.
+func writeCallSummary(w io.Writer, c callflow.Call) error {
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	at := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format(callflow.TimeFormat)
+	}
+	final := "-"
+	if c.FinalStatus != 0 {
+		final = strings.TrimSpace(strconv.Itoa(c.FinalStatus) + " " + c.FinalReason)
+	}
+	pdd, dur := "-", "-"
+	if c.HasPDD {
+		pdd = strconv.FormatFloat(float64(c.PDD.Microseconds())/1e3, 'f', 3, 64) + " ms"
+	}
+	if c.HasDuration {
+		dur = strconv.FormatFloat(float64(c.Duration.Microseconds())/1e6, 'f', 3, 64) + " s"
+	}
+	rows := [][2]string{
+		{"call_id", c.CallID},
+		{"method", dash(c.Method)},
+		{"state", string(c.State)},
+		{"final", final},
+		{"from_user", dash(c.FromUser)},
+		{"to_user", dash(c.ToUser)},
+		{"ruri_user", dash(c.RURIUser)},
+		{"src_ip", dash(c.SrcIP)},
+		{"dst_ip", dash(c.DstIP)},
+		{"user_agent", dash(c.UserAgent)},
+		{"started_at", at(c.StartedAt)},
+		{"ringing_at", at(c.RingingAt)},
+		{"answered_at", at(c.AnsweredAt)},
+		{"ended_at", at(c.EndedAt)},
+		{"pdd", pdd},
+		{"duration", dur},
+		{"packets", strconv.Itoa(c.Packets)},
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%-12s %s\n", r[0], r[1])
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// saveCallPcap fetches the call as a capture file and writes it to path,
+// through a temporary file beside it, so a failed transfer leaves no
+// half-written file under the name asked for.
+func saveCallPcap(ctx context.Context, u, token, path string, stdout, stderr io.Writer) error {
+	body, err := get(ctx, u, token)
+	if err != nil {
+		return err
+	}
+	if !isCaptureFile(body) {
+		return fmt.Errorf("hepvault answered %d bytes that are not a pcap or pcapng file (does this server export pcap?)", len(body))
+	}
+	if path == "-" {
+		_, err := stdout.Write(body)
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("--pcap: %w", err)
+	}
+	_, werr := tmp.Write(body)
+	cerr := tmp.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), path)
+	}
+	if werr != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("--pcap: %w", werr)
+	}
+	fmt.Fprintf(stderr, "wrote %s (%d bytes)\n", path, len(body))
+	return nil
+}
+
+// isCaptureFile says whether b starts like a pcap (either byte order,
+// micro- or nanosecond) or a pcapng file.
+func isCaptureFile(b []byte) bool {
+	if len(b) < 4 {
+		return false
+	}
+	switch binary.LittleEndian.Uint32(b) {
+	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a:
+		return true
+	}
+	return false
+}
