@@ -6,18 +6,23 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/hepvault/hepvault"
+	"github.com/hepvault/hepvault/api"
 	"github.com/hepvault/hepvault/collector/capture"
 	"github.com/hepvault/hepvault/internal/callflow"
 	"github.com/hepvault/hepvault/internal/fixture"
+	"github.com/hepvault/hepvault/internal/pcapout/pcapouttest"
 )
 
 func runCallsCmd(args ...string) (string, string, error) {
@@ -98,6 +103,32 @@ func TestCalls_Show(t *testing.T) {
 		t.Fatalf("unexpected mix of calls; got %v; want answered, busy and cancelled ones", states)
 	}
 
+	// --pcap against the real format=pcap: tshark reads back the call's
+	// messages as the API lists them, one file per transport's fixture.
+	for _, file := range files {
+		ids := slices.Sorted(maps.Keys(fixtureCalls(t, file)))
+		id := ids[len(ids)/2]
+		path := filepath.Join(t.TempDir(), "call.pcap")
+		if _, errOut, err := runCallsCmd("show", id, "--server", s.url(""), "--pcap", path); err != nil {
+			t.Fatalf("calls show %s --pcap: %v\n%s", id, err, errOut)
+		}
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get(s.url("/api/v1/calls/" + url.PathEscape(id)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want, _, err := api.DecodePackets(body)
+		if err != nil || len(want) == 0 {
+			t.Fatalf("GET call %s: %d packets, %v", id, len(want), err)
+		}
+		pcapouttest.Check(t, got, want)
+	}
+
 	// A Call-ID hepvault has not seen: the API's own words.
 	_, _, err := runCallsCmd("show", "no-such-call@nowhere", "--server", s.url(""))
 	if err == nil || !strings.Contains(err.Error(), "404") || !strings.Contains(err.Error(), "no packets with Call-ID no-such-call@nowhere") {
@@ -122,8 +153,9 @@ func TestCalls_Usage(t *testing.T) {
 	f("flag provided but not defined", "show", "a@b", "--color")
 }
 
-// TestCalls_Pcap checks what --pcap asks and what it saves, against a fake
-// API: format=pcap of /api/v1/calls/{call_id} is not in this branch's API.
+// TestCalls_Pcap checks what --pcap asks (path escaping, token) and what it
+// refuses to save, against a fake API that can answer what the real one
+// never does; TestCalls_Show reads a real export back with tshark.
 func TestCalls_Pcap(t *testing.T) {
 	capFile, err := os.ReadFile(filepath.Join(fixture.Dir(t), fixture.SIPPcap))
 	if err != nil {
