@@ -15,7 +15,8 @@ import (
 type AccessConfig struct {
 	// Token, when set, is required as "Authorization: Bearer <Token>" on
 	// every route but the health checks (/healthz, /readyz), which a load
-	// balancer or orchestrator must reach without a secret.
+	// balancer or orchestrator must reach without a secret, and the web
+	// page's files, which hold no data and ask for the token themselves.
 	Token string
 	// QueryTimeout bounds the database work of one request; 0 means none.
 	QueryTimeout time.Duration
@@ -42,7 +43,8 @@ func (s *Server) SetAccess(cfg AccessConfig) {
 	s.echo.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
-			if cfg.Token != "" && !publicPaths[r.URL.Path] && !tokenMatches(r.Header.Get(echo.HeaderAuthorization), want) {
+			_, web := webPaths[r.URL.Path]
+			if cfg.Token != "" && !publicPaths[r.URL.Path] && !web && !tokenMatches(r.Header.Get(echo.HeaderAuthorization), want) {
 				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="hepvault"`)
 				return echo.NewHTTPError(http.StatusUnauthorized, "missing or wrong API token: send \"Authorization: Bearer <token>\" (hepvault query --token, or HEPVAULT_API_TOKEN)")
 			}

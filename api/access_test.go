@@ -67,7 +67,7 @@ func TestAccess_Token(t *testing.T) {
 			}
 		}
 	}
-	for _, path := range []string{"/api/v1/packets", "/api/v1/packets?format=text", "/api/v1/calls/call-1@x", "/metrics", "/api/v1/nope", "/"} {
+	for _, path := range []string{"/api/v1/packets", "/api/v1/packets?format=text", "/api/v1/calls/call-1@x", "/metrics", "/api/v1/nope"} {
 		f(path, "", http.StatusUnauthorized)
 		f(path, "Bearer wrong", http.StatusUnauthorized)
 		f(path, "Bearer s3cret-toke", http.StatusUnauthorized)
@@ -86,6 +86,10 @@ func TestAccess_Token(t *testing.T) {
 	f("/healthz", "", http.StatusOK)
 	f("/healthz", "Bearer wrong", http.StatusOK)
 	f("/readyz", "", http.StatusOK)
+	// The web page holds no data and asks for the token itself.
+	f("/", "", http.StatusOK)
+	f("/ui/app.js", "", http.StatusOK)
+	f("/ui/app.css", "", http.StatusOK)
 }
 
 func TestAccess_NoTokenConfigured(t *testing.T) {

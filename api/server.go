@@ -44,6 +44,9 @@ func New(store Store, metrics http.Handler, log *slog.Logger) *Server {
 	e.GET("/api/v1/packets", s.handlePackets)
 	e.GET("/api/v1/calls/:call_id", s.handleCall)
 	e.GET("/api/v1/stats", s.handleStats)
+	for path := range webPaths {
+		e.GET(path, s.handleWeb)
+	}
 	return s
 }
 
