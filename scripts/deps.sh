@@ -18,6 +18,8 @@ command -v tshark >/dev/null 2>&1 || missing+=(tshark)
 # The metrics test (cmd/hepvault/metrics_test.go) checks /metrics with
 # promtool, which Debian ships in the prometheus package.
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+# The web page's test (cmd/hepvault/web_test.go) drives a headless Chromium.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -88,3 +88,21 @@ func canCapture() bool {
 	}
 	return exec.Command(path, "-i", "lo", "-L").Run() == nil
 }
+
+// RequireProgram returns the path of the first of names installed, or
+// skips t (fails it under HEPVAULT_REQUIRE_LIVE) saying which Debian
+// package has it.
+func RequireProgram(t *testing.T, pkg string, names ...string) string {
+	t.Helper()
+	for _, name := range names {
+		if p, err := lookPath(name); err == nil {
+			return p
+		}
+	}
+	msg := "test needs " + strings.Join(names, " or ") + " (Debian: apt-get install " + pkg + ", or run scripts/deps.sh)"
+	if os.Getenv(RequireEnv) != "" {
+		t.Fatalf("%s; %s is set, so this is a failure", msg, RequireEnv)
+	}
+	t.Skip(msg + "; set " + RequireEnv + "=1 to make this a failure")
+	return ""
+}
