@@ -256,20 +256,43 @@
     if (my !== seq) return;
     const rows = view === 'calls' ? body.calls : body.packets;
     const rowHTML = view === 'calls' ? callRow : packetRow;
-    main.innerHTML = '<p class="hint" id="count"></p><table id="list" class="' + view + '"><colgroup>' + COLUMNS[view] +
-      '</colgroup><thead><tr>' + HEAD[view].map((h) => '<th>' + h + '</th>').join('') + '</tr></thead><tbody></tbody></table>' +
+    main.innerHTML = '<p class="hint" id="count"></p><div id="scroller" class="scroller"><table id="list" class="' + view + '"><colgroup>' +
+      COLUMNS[view] + '</colgroup><thead><tr>' + HEAD[view].map((h) => '<th>' + h + '</th>').join('') + '</tr></thead><tbody></tbody></table></div>' +
       '<p class="more"><button id="more" hidden>More</button></p>';
-    const tbody = main.querySelector('tbody'), more = $('#more');
-    let next = body.next;
-    // One string, one parse: 10,000 rows render in a blink, where a DOM
-    // node at a time would not.
-    const add = (list) => {
-      const start = rows.length - list.length;
-      tbody.insertAdjacentHTML('beforeend', list.map((r, i) => rowHTML(r, start + i)).join(''));
-      $('#count').textContent = rows.length + (view === 'calls' ? ' calls' : ' packets') + (next ? ' (more: see the end of the list)' : '');
-      more.hidden = !next;
+    const tbody = main.querySelector('tbody'), more = $('#more'), scroller = $('#scroller'), table = $('#list');
+    const cols = HEAD[view].length;
+    let next = body.next, rowH = 22, drawn = '';
+    // Only the rows in sight (and a margin) are in the DOM, padded above
+    // and below to the list's full height: a table of 10,000 rows is laid
+    // out again whole at every change, one of 60 is not.
+    const pad = (n) => (n > 0 ? '<tr class="pad"><td colspan="' + cols + '" style="height:' + n * rowH + 'px"></td></tr>' : '');
+    const draw = (force) => {
+      const first = Math.max(0, Math.floor(scroller.scrollTop / rowH) - 30);
+      const last = Math.min(rows.length, Math.ceil((scroller.scrollTop + (scroller.clientHeight || 800)) / rowH) + 30);
+      const key = first + ':' + last + ':' + rows.length;
+      if (!force && key === drawn) return;
+      drawn = key;
+      const html = [pad(first)];
+      for (let i = first; i < last; i++) html.push(rowHTML(rows[i], i));
+      html.push(pad(rows.length - last));
+      tbody.innerHTML = html.join('');
+      // The padding is only right at the rows' real height: measure it once.
+      const tr = tbody.querySelector('tr[data-i]'), h = tr && tr.getBoundingClientRect().height;
+      if (h && Math.abs(h - rowH) > 0.01) { rowH = h; draw(true); }
     };
-    add(rows);
+    let pending = false;
+    scroller.onscroll = () => {
+      if (pending) return;
+      pending = true;
+      requestAnimationFrame(() => { pending = false; draw(false); });
+    };
+    const add = () => {
+      table.dataset.rows = rows.length;
+      $('#count').textContent = rows.length + (view === 'calls' ? ' calls' : ' packets') + (next ? '; more with the button at the end' : '');
+      more.hidden = !next;
+      draw(true);
+    };
+    add();
     more.onclick = async () => {
       more.disabled = true;
       try {
@@ -277,8 +300,8 @@
         const b = await apiJSON(path + p);
         const list = view === 'calls' ? b.calls : b.packets;
         next = b.next;
-        rows.push(...list);
-        add(list);
+        for (const r of list) rows.push(r);
+        add();
       } catch (err) {
         say(err.message, true);
       } finally {
@@ -286,7 +309,7 @@
       }
     };
     tbody.onclick = (ev) => {
-      const tr = ev.target.closest('tr');
+      const tr = ev.target.closest('tr[data-i]');
       if (!tr) return;
       const r = rows[+tr.dataset.i], cq = new URLSearchParams(q);
       if (!r.call_id) return;

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/api"
@@ -135,12 +136,18 @@ func TestWeb_Browser(t *testing.T) {
 	}
 	eval := func(js string) string {
 		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
 		if err != nil {
 			t.Fatalf("evaluate %s: %v", js, err)
 		}
 		return v
 	}
+
+	// The browser's zone is Berlin's, so that its times differ from UTC's.
+	do("set the browser's zone", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Europe/Berlin"})
+		return err
+	}))
 
 	// The token: the page asks for it at the first API call that answers 401.
 	do("open the packet list",
@@ -150,12 +157,21 @@ func TestWeb_Browser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#token-go")),
 		chromedp.WaitVisible(chromedp.CSS("#list tbody tr")),
 	)
-	if n := eval(`String(document.querySelectorAll('#list tbody tr').length)`); n != fmt.Sprint(len(all)) {
+	if n := eval(`document.querySelector('#list').dataset.rows`); n != fmt.Sprint(len(all)) {
 		t.Fatalf("unexpected packet list; got %s rows; want %d", n, len(all))
 	}
-	// The window as the page reads it: the `date` output in UTC.
-	if shown, want := eval(`document.querySelector('#window-shown').textContent`), first.Truncate(time.Second).UTC().Format("2006-01-02 15:04:05.000 UTC"); !strings.Contains(shown, "from: "+want+" = ") {
-		t.Fatalf("unexpected window shown; got %q; want the start as %q", shown, want)
+	// The window as the page reads it: the `date` output in UTC and in the
+	// browser's zone.
+	start := first.Truncate(time.Second)
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := eval(`document.querySelector('#window-shown').textContent`)
+	// The browser's locale writes the clock in 12 or 24 hours.
+	wantUTC, local12, local24 := start.UTC().Format("2006-01-02 15:04:05.000 UTC"), start.In(berlin).Format("3:04:05 PM"), start.In(berlin).Format("15:04:05")
+	if !strings.Contains(shown, "from: "+wantUTC+" = ") || !strings.Contains(shown, local12) && !strings.Contains(shown, local24) {
+		t.Fatalf("unexpected window shown; got %q; want the start as %q and %q (Berlin)", shown, wantUTC, local24)
 	}
 	if got := eval(`document.querySelector('#list tbody tr .badge').textContent`); got != all[0].Kind.String() && !strings.HasSuffix(got, "xx") {
 		t.Fatalf("unexpected classification of the first packet: %q", got)
@@ -163,9 +179,13 @@ func TestWeb_Browser(t *testing.T) {
 	shot("packets.png")
 
 	// The call, from a packet of it.
-	row := eval(fmt.Sprintf(`String([...document.querySelectorAll('#list tbody tr')].findIndex(tr => tr.cells[6].textContent === %q))`, callID))
+	// The list draws the rows in sight only: scroll to the call's first packet.
+	row := slices.IndexFunc(all, func(p hepvault.Packet) bool { return p.CallID == callID })
+	if got := eval(fmt.Sprintf(rowAt, row, `tr.cells[6].textContent`)); got != callID {
+		t.Fatalf("unexpected row %d of the packet list; got Call-ID %q; want %q", row, got, callID)
+	}
 	do("open the call from its packet",
-		chromedp.Click(chromedp.CSS(`#list tbody tr[data-i="`+row+`"] td:nth-child(6)`)),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#list tbody tr[data-i="%d"] td:nth-child(6)`, row))),
 		chromedp.WaitVisible(chromedp.CSS("svg.ladder")),
 	)
 	checkLadder(t, ctx, callID, callPkts)
@@ -233,6 +253,25 @@ func TestWeb_Browser(t *testing.T) {
 	}
 	pcapouttest.Check(t, pcap, callPkts)
 
+	// 10,000 calls in a window, a page of 1,000 at a time as the API gives
+	// them: the page's call list is fed the contract's answers by a
+	// stand-in for fetch, and must draw each page quickly.
+	perf, err := chromedp.Run(ctx, chromedp.Evaluate[struct{ Rows, Worst, Total, First float64 }](tenThousandCalls, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("10,000 calls: %v", err)
+	}
+	t.Logf("10,000 calls: the first page of 1,000 in %.0f ms, the slowest in %.0f ms, all in %.0f ms", perf.First, perf.Worst, perf.Total)
+	if perf.Rows != 10000 || perf.Worst > 500 {
+		t.Fatalf("unexpected call list of 10,000 calls: %v rows, the slowest page of 1,000 in %.0f ms; want 10000 rows, each page under 500 ms", perf.Rows, perf.Worst)
+	}
+	if n := eval(`String(document.querySelectorAll('#list tbody tr[data-i]').length)`); len(n) > 3 {
+		t.Fatalf("unexpected call list: %s rows in the DOM; want only those in sight", n)
+	}
+	if got := eval(fmt.Sprintf(rowAt, 9999, `tr.dataset.id + ' ' + tr.querySelector('.badge').textContent`)); got != "perf-9999@test completed" {
+		t.Fatalf("unexpected last row of 10,000 calls: %q", got)
+	}
+	shot("calls-10000.png")
+
 	// The call list.
 	do("open the call list", chromedp.Navigate(s.url("/#calls?"+window.Encode())))
 	if !webCallList {
@@ -246,23 +285,90 @@ func TestWeb_Browser(t *testing.T) {
 		return
 	}
 	do("search the call list", chromedp.WaitVisible(chromedp.CSS("#list.calls tbody tr")))
-	if n := eval(`String(document.querySelectorAll('#list tbody tr').length)`); n != fmt.Sprint(len(calls)) {
+	if n := eval(`document.querySelector('#list').dataset.rows`); n != fmt.Sprint(len(calls)) {
 		t.Fatalf("unexpected call list; got %s rows; want %d", n, len(calls))
 	}
-	for id, pkts := range calls {
-		want := string(callflow.Summarize(pkts).State)
-		got := eval(fmt.Sprintf(`(document.querySelector('#list tbody tr[data-id=%q] .badge.state') || {}).textContent || ''`, id))
-		if got != want {
-			t.Fatalf("call %s: unexpected state badge; got %q; want %q", id, got, want)
+	// Every call once, in start order, with its state's badge.
+	var listed []string
+	callRow := -1
+	for i := range len(calls) {
+		id, state, _ := strings.Cut(eval(fmt.Sprintf(rowAt, i, `tr.dataset.id + ' ' + tr.querySelector('.badge.state').textContent`)), " ")
+		pkts, ok := calls[id]
+		if !ok || slices.Contains(listed, id) {
+			t.Fatalf("unexpected row %d of the call list: %q", i, id)
 		}
+		if want := callflow.Summarize(pkts); state != string(want.State) {
+			t.Fatalf("call %s: unexpected state badge; got %q; want %q", id, state, want.State)
+		}
+		if i > 0 && callflow.Summarize(pkts).StartedAt.Before(callflow.Summarize(calls[listed[i-1]]).StartedAt) {
+			t.Fatalf("unexpected order of the call list: %s starts before %s", id, listed[i-1])
+		}
+		if id == callID {
+			callRow = i
+		}
+		listed = append(listed, id)
 	}
+	eval(fmt.Sprintf(rowAt, 0, `''`))
 	shot("calls.png")
+	eval(fmt.Sprintf(rowAt, callRow, `''`))
 	do("open the call from the call list",
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#list tbody tr[data-id=%q] td:nth-child(4)`, callID))),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#list tbody tr[data-i="%d"] td:nth-child(4)`, callRow))),
 		chromedp.WaitVisible(chromedp.CSS("svg.ladder")),
 	)
 	checkLadder(t, ctx, callID, callPkts)
 }
+
+// tenThousandCalls replaces fetch for GET /api/v1/calls with answers of
+// the contract's shape over 10,000 calls, opens the call list, clicks More
+// until every call is listed, and resolves to the rows listed, the slowest
+// page's time from the click to its rows and the whole time, in ms.
+const tenThousandCalls = `(async () => {
+	const states = ['answered', 'failed', 'cancelled', 'busy', 'no_answer', 'in_progress', 'registered', 'completed'];
+	const call = (i) => ({call_id: 'perf-' + i + '@test', legs: [], method: 'INVITE', started_at: '2026-11-25T12:00:00.000000Z',
+		ringing_at: null, answered_at: null, ended_at: null, state: states[i % states.length], final_status: 200 + i % 400,
+		final_reason: 'Reason ' + i, from_user: 'alice' + i, to_user: 'bob' + i, ruri_user: 'bob' + i, src_ip: '10.0.0.1',
+		dst_ip: '10.0.0.2', user_agent: 'perf', pdd_ms: i / 7, duration_s: i / 3, packets: 9});
+	const real = window.fetch;
+	window.fetch = async (path, opts) => {
+		if (!String(path).startsWith('/api/v1/calls?')) return real(path, opts);
+		const q = new URLSearchParams(String(path).split('?')[1]);
+		const start = Number(q.get('cursor') || 0), end = Math.min(start + Number(q.get('limit')), 10000);
+		const calls = [];
+		for (let i = start; i < end; i++) calls.push(call(i));
+		return new Response(JSON.stringify(end < 10000 ? {calls, next: String(end)} : {calls}), {headers: {'Content-Type': 'application/json'}});
+	};
+	const rows = () => Number((document.querySelector('#list.calls') || {dataset: {}}).dataset.rows || 0);
+	const until = async (n) => {
+		for (const end = performance.now() + 10000; rows() < n; await new Promise((r) => setTimeout(r, 2))) {
+			if (performance.now() > end) throw new Error('the list has ' + rows() + ' rows after 10 s; want ' + n);
+		}
+	};
+	const t0 = performance.now();
+	location.hash = '#calls?from=2026-11-25T12:00:00Z&to=2026-11-25T13:00:00Z&limit=1000';
+	await until(1000);
+	let worst = performance.now() - t0; const first = worst;
+	for (let n = 2000; n <= 10000; n += 1000) {
+		const t = performance.now();
+		document.querySelector('#more').click();
+		await until(n);
+		worst = Math.max(worst, performance.now() - t);
+	}
+	const total = performance.now() - t0;
+	window.fetch = real;
+	return {Rows: rows(), Worst: worst, Total: total, First: first};
+})()`
+
+// rowAt is a JavaScript expression (a format of the row's index and of an
+// expression of tr) that scrolls the list to a row, waits until the page
+// draws it, and gives the expression's value as a string.
+const rowAt = `(async () => {
+	const i = %d, sc = document.querySelector('#scroller');
+	const h = document.querySelector('#list tbody tr[data-i]').getBoundingClientRect().height;
+	sc.scrollTop = Math.max(0, i * h - sc.clientHeight / 2);
+	let tr;
+	for (let n = 0; n < 100 && !(tr = document.querySelector('#list tbody tr[data-i="' + i + '"]')); n++) await new Promise((r) => setTimeout(r, 10));
+	return tr ? String(%s) : 'row ' + i + ' not drawn';
+})()`
 
 // checkLadder holds the page's ladder to the call's packets: one arrow per
 // packet, in order, from its source's column to its destination's,
