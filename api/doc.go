@@ -2,6 +2,10 @@
 // flow, statistics, health and metrics. It reads through the small Store interface and
 // never imports the collector.
 //
+// It also serves the web page, at / with its assets under /ui/ (web.go):
+// static files embedded from web/, plain JavaScript that asks the API above
+// for everything it shows, as any other client does.
+//
 // # Packet listing parameters
 //
 // GET /api/v1/packets takes these query parameters (parseFilter reads them);
