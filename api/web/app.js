@@ -30,6 +30,7 @@
         const f = $('#token-form');
         f.hidden = false;
         say(refused ? 'The API refused that token: enter the right one.' : 'This hepvault asks for an API token.', true);
+        $('#token').value = '';
         $('#token').focus();
         f.onsubmit = (ev) => {
           ev.preventDefault();

@@ -149,10 +149,18 @@ func TestWeb_Browser(t *testing.T) {
 		return err
 	}))
 
-	// The token: the page asks for it at the first API call that answers 401.
+	// The token: the page asks for it at the first API call that answers
+	// 401, and again while the API refuses what it was given.
 	do("open the packet list",
 		chromedp.Navigate(s.url("/#packets?"+window.Encode())),
 		chromedp.WaitVisible(chromedp.CSS("#token-form")),
+		chromedp.SendKeys(chromedp.CSS("#token"), "wrong-"+webToken),
+		chromedp.Click(chromedp.CSS("#token-go")),
+	)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!document.querySelector('#token-form').hidden && document.querySelector('#note').textContent.includes('refused')`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("the page did not ask again after a wrong token: %v", err)
+	}
+	do("enter the token",
 		chromedp.SendKeys(chromedp.CSS("#token"), webToken),
 		chromedp.Click(chromedp.CSS("#token-go")),
 		chromedp.WaitVisible(chromedp.CSS("#list tbody tr")),
