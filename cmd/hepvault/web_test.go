@@ -250,6 +250,28 @@ func TestWeb_Browser(t *testing.T) {
 	}
 	checkLadder(t, ctx, callID, callPkts)
 
+	// A call with another leg (as the call list names legs): one ladder of
+	// both legs' messages in time order.
+	var leg string
+	for _, id := range slices.Sorted(maps.Keys(calls)) {
+		if id != callID && callflow.Summarize(calls[id]).Method == "INVITE" {
+			leg = id
+			break
+		}
+	}
+	both := append(webPackets(t, s, "/api/v1/calls/"+url.PathEscape(leg)), callPkts...)
+	callflow.Sort(both)
+	legQuery := url.Values{"id": {callID}, "legs": {leg}}
+	do("open a call with its leg",
+		chromedp.Navigate(s.url("/#call?"+legQuery.Encode())),
+		chromedp.WaitVisible(chromedp.CSS("svg.ladder")),
+	)
+	checkLadder(t, ctx, callID, both)
+	if got := eval(`document.querySelector('.callhead').textContent`); !strings.Contains(got, "legs: "+leg) {
+		t.Fatalf("unexpected head of a call with a leg: %q", got)
+	}
+	do("open the call alone", chromedp.Navigate(shared), chromedp.WaitVisible(chromedp.CSS("#raw")))
+
 	// The pcap: the page fetches it with the token and saves it.
 	dir := t.TempDir()
 	progress := chromedp.Events(ctx, browser.DownloadProgress)
