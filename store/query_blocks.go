@@ -77,13 +77,16 @@ type blockQuery struct {
 	after                 *blockKey // the last block read
 	done                  bool      // no later block can matter
 	blocksRead, blocksHit int       // blocks read, and those that held a match
+	// callIDs, when set, are the Call-IDs asked for, beside f: the packets
+	// of several calls at once (groups then holds their terms).
+	callIDs map[string]struct{}
 }
 
 func (q *blockQuery) run(ctx context.Context) error {
 	if len(q.groups) == 0 {
 		return q.walk(ctx, -1)
 	}
-	if rareTerms(q.f) {
+	if rareTerms(q.f) || len(q.callIDs) > 0 {
 		return q.lookup(ctx, time.Time{}, 0)
 	}
 	start := lowerBound(*q.f)
@@ -191,6 +194,13 @@ func (q *blockQuery) packets(p *params) string {
 	}
 	if f.CallID != "" {
 		conds = append(conds, "p.call_id = "+p.add(oidText, []byte(cleanText(f.CallID))))
+	}
+	if len(q.callIDs) > 0 {
+		var e [][]byte
+		for id := range q.callIDs {
+			e = append(e, []byte(cleanText(id)))
+		}
+		in("p.call_id", oidText, oidTextArray, e)
 	}
 	if f.CorrelationID != "" {
 		conds = append(conds, "p.correlation_id = "+p.add(oidText, []byte(cleanText(f.CorrelationID))))
