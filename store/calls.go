@@ -60,27 +60,39 @@ func (db *DB) Calls(ctx context.Context, f CallFilter) (CallsPage, error) {
 	seen := map[string]bool{}
 	var page CallsPage
 	var last hepvault.Position // the start of the last call listed
+	var pending []callStart    // calls found, not yet read
+	walked := false            // no request of the window is left to read
 	for {
-		// A call is mostly 2 to 4 requests (INVITE, ACK, BYE); read enough
-		// for the calls still wanted, and a margin for those dropped.
-		batch := min(MaxLimit, 4*(limit-len(page.Calls))+32)
-		pkts, err := db.find(ctx, reqs, batch+1)
-		if err != nil {
-			return CallsPage{}, err
-		}
-		more := len(pkts) > batch
-		if more {
-			pkts = pkts[:batch]
-		}
-		var starts []callStart
-		for i := range pkts {
-			p := &pkts[i]
-			if p.ToTag != "" || p.CallID == "" || seen[p.CallID] {
-				continue
+		need := limit - len(page.Calls)
+		// Read the calls a few more than needed at a time: a state or
+		// status filter, or a call that started earlier, drops some.
+		chunk := need + need/4 + 4
+		for len(pending) < chunk && !walked {
+			// A call is mostly 1 to 4 requests (INVITE, ACK, BYE, or a
+			// REGISTER again with credentials).
+			batch := min(MaxLimit, 2*chunk+16)
+			pkts, err := db.find(ctx, reqs, batch+1)
+			if err != nil {
+				return CallsPage{}, err
 			}
-			seen[p.CallID] = true
-			starts = append(starts, callStart{p.CallID, hepvault.Position{CapturedAt: p.CapturedAt, ID: p.ID}})
+			if len(pkts) <= batch {
+				walked = true
+			} else {
+				pkts = pkts[:batch]
+				end := pkts[len(pkts)-1]
+				reqs.After = &hepvault.Position{CapturedAt: end.CapturedAt, ID: end.ID}
+			}
+			for i := range pkts {
+				p := &pkts[i]
+				if p.ToTag != "" || p.CallID == "" || seen[p.CallID] {
+					continue
+				}
+				seen[p.CallID] = true
+				pending = append(pending, callStart{p.CallID, hepvault.Position{CapturedAt: p.CapturedAt, ID: p.ID}})
+			}
 		}
+		starts := pending[:min(chunk, len(pending))]
+		pending = pending[len(starts):]
 		calls, err := db.callsOf(ctx, starts, &f)
 		if err != nil {
 			return CallsPage{}, err
@@ -96,15 +108,13 @@ func (db *DB) Calls(ctx context.Context, f CallFilter) (CallsPage, error) {
 			page.Calls = append(page.Calls, *c)
 			last = starts[i].pos
 		}
-		if !more {
+		if walked && len(pending) == 0 {
 			return page, nil
 		}
 		if len(page.Calls) == limit {
 			page.Next = &last // more may follow, or none: the next page says
 			return page, nil
 		}
-		end := pkts[len(pkts)-1]
-		reqs.After = &hepvault.Position{CapturedAt: end.CapturedAt, ID: end.ID}
 	}
 }
 
@@ -130,7 +140,11 @@ func (db *DB) callsOf(ctx context.Context, starts []callStart, f *CallFilter) ([
 	var all hepvault.Filter
 	q := blockQuery{conn: c.Conn(), f: &all, groups: [][]int32{terms}, callIDs: ids,
 		r: result{n: len(starts) * MaxLimit, f: &all, sorted: true, callIDs: ids}}
-	if err := q.run(ctx); err != nil {
+	// One query: every block that holds one of the Call-IDs, in no order
+	// (result sorts them), whenever captured.
+	var p params
+	sql := `SELECT b.first_at, b.first_id, b.format, ` + q.packets(&p) + ` FROM packet_blocks b WHERE ` + q.hit(&p)
+	if _, err := q.read(ctx, sql, &p); err != nil {
 		return nil, interpretError("query calls", err)
 	}
 	byID := make(map[string][]hepvault.Packet, len(starts))

@@ -78,7 +78,8 @@ type blockQuery struct {
 	done                  bool      // no later block can matter
 	blocksRead, blocksHit int       // blocks read, and those that held a match
 	// callIDs, when set, are the Call-IDs asked for, beside f: the packets
-	// of several calls at once (groups then holds their terms).
+	// of several calls at once (groups then holds their terms; see
+	// DB.callsOf).
 	callIDs map[string]struct{}
 }
 
@@ -86,7 +87,7 @@ func (q *blockQuery) run(ctx context.Context) error {
 	if len(q.groups) == 0 {
 		return q.walk(ctx, -1)
 	}
-	if rareTerms(q.f) || len(q.callIDs) > 0 {
+	if rareTerms(q.f) {
 		return q.lookup(ctx, time.Time{}, 0)
 	}
 	start := lowerBound(*q.f)
@@ -139,7 +140,15 @@ func (q *blockQuery) hit(p *params) string {
 		if len(g) == 1 {
 			op = " @> "
 		}
-		conds[i] = "b.terms" + op + p.int4s(g)
+		arr := p.int4s(g)
+		if len(q.callIDs) > 0 {
+			// Seen as a constant, hundreds of rare Call-ID terms look to
+			// the planner like most of the table, and it reads every
+			// block's terms (1.4 s at 1 M packets); behind a subquery it
+			// asks the index (13 ms).
+			arr = "(SELECT " + arr + ")"
+		}
+		conds[i] = "b.terms" + op + arr
 	}
 	return strings.Join(conds, " AND ")
 }
