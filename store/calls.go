@@ -66,7 +66,7 @@ func (db *DB) Calls(ctx context.Context, f CallFilter) (CallsPage, error) {
 		need := limit - len(page.Calls)
 		// Read the calls a few more than needed at a time: a state or
 		// status filter, or a call that started earlier, drops some.
-		chunk := need + need/4 + 4
+		chunk := need + need/16 + 4
 		for len(pending) < chunk && !walked {
 			// A call is mostly 1 to 4 requests (INVITE, ACK, BYE, or a
 			// REGISTER again with credentials).
