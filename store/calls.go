@@ -62,11 +62,20 @@ func (db *DB) Calls(ctx context.Context, f CallFilter) (CallsPage, error) {
 	var last hepvault.Position // the start of the last call listed
 	var pending []callStart    // calls found, not yet read
 	walked := false            // no request of the window is left to read
+	read := 0                  // calls read so far
 	for {
 		need := limit - len(page.Calls)
-		// Read the calls a few more than needed at a time: a state or
-		// status filter, or a call that started earlier, drops some.
+		// Read the calls a few more than needed at a time: a call that
+		// started earlier is dropped, rarely. When a state or status
+		// filter drops many, read as many more as the share kept so far
+		// says are needed.
 		chunk := need + need/16 + 4
+		switch {
+		case read > 0 && len(page.Calls) == 0:
+			chunk = min(MaxCallsLimit, 4*read)
+		case read > 0:
+			chunk = min(MaxCallsLimit, max(chunk, need*read/len(page.Calls)+need/16+4))
+		}
 		for len(pending) < chunk && !walked {
 			// A call is mostly 1 to 4 requests (INVITE, ACK, BYE, or a
 			// REGISTER again with credentials).
@@ -93,6 +102,7 @@ func (db *DB) Calls(ctx context.Context, f CallFilter) (CallsPage, error) {
 		}
 		starts := pending[:min(chunk, len(pending))]
 		pending = pending[len(starts):]
+		read += len(starts)
 		calls, err := db.callsOf(ctx, starts, &f)
 		if err != nil {
 			return CallsPage{}, err
