@@ -67,7 +67,7 @@ func TestAccess_Token(t *testing.T) {
 			}
 		}
 	}
-	for _, path := range []string{"/api/v1/packets", "/api/v1/packets?format=text", "/api/v1/calls/call-1@x", "/metrics", "/api/v1/nope"} {
+	for _, path := range []string{"/api/v1/packets", "/api/v1/packets?format=text", "/api/v1/calls/call-1@x", "/api/v1/calls", "/metrics", "/api/v1/nope"} {
 		f(path, "", http.StatusUnauthorized)
 		f(path, "Bearer wrong", http.StatusUnauthorized)
 		f(path, "Bearer s3cret-toke", http.StatusUnauthorized)
@@ -79,6 +79,7 @@ func TestAccess_Token(t *testing.T) {
 	f("/api/v1/packets", "Bearer s3cret-token", http.StatusOK)
 	f("/api/v1/packets", "bearer s3cret-token", http.StatusOK) // the scheme is case-insensitive (RFC 7235)
 	f("/api/v1/calls/call-1@x", "Bearer s3cret-token", http.StatusOK)
+	f("/api/v1/calls", "Bearer s3cret-token", http.StatusOK)
 	if code, body, _ := do(t, srv, http.MethodGet, "/metrics", "Bearer s3cret-token", ""); code != http.StatusOK || body != "hepvault_up 1\n" {
 		t.Fatalf("unexpected metrics answer with the token: %d %q", code, body)
 	}

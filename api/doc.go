@@ -45,6 +45,21 @@
 // a typo must not silently widen a query. A refusal is 400 with
 // {"error": "..."} naming the parameter and the value it did not take.
 //
+// # Calls listing parameters
+//
+// GET /api/v1/calls lists the calls (Call-IDs) whose first request lies in
+// [from, to), in start order, as {"calls": [callflow.Call, ...], "next":
+// cursor or absent}. It takes (parseCallFilter reads them):
+//
+//	from, to, cursor  as for packets
+//	limit             1 to store.MaxCallsLimit calls, DefaultLimit when not given
+//	user, from_user, to_user, ruri_user, ip, method, capture_id
+//	                  as for packets, applied to the call's first request
+//	state             list of callflow states (answered, busy, ...)
+//	status            list of final status codes, 100 to 699
+//
+// Lists, repeats and unknown parameters are treated as for packets.
+//
 // # Statistics parameters
 //
 // GET /api/v1/stats takes four, all required (parseStatsQuery):

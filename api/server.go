@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/hepvault/hepvault"
+	"github.com/hepvault/hepvault/store"
 	"github.com/labstack/echo/v4"
 )
 
@@ -14,6 +15,7 @@ import (
 type Store interface {
 	Packets(ctx context.Context, f hepvault.Filter) ([]hepvault.Packet, bool, error)
 	Call(ctx context.Context, callID string) ([]hepvault.Packet, error)
+	Calls(ctx context.Context, f store.CallFilter) (store.CallsPage, error)
 	Stats(ctx context.Context, q hepvault.StatsQuery) ([]hepvault.StatsSeries, error)
 	Ping(ctx context.Context) error
 }
@@ -42,6 +44,7 @@ func New(store Store, metrics http.Handler, log *slog.Logger) *Server {
 	e.GET("/readyz", s.handleReady)
 	e.GET("/metrics", s.handleMetrics)
 	e.GET("/api/v1/packets", s.handlePackets)
+	e.GET("/api/v1/calls", s.handleCalls)
 	e.GET("/api/v1/calls/:call_id", s.handleCall)
 	e.GET("/api/v1/stats", s.handleStats)
 	for path := range webPaths {

@@ -77,6 +77,10 @@ type blockQuery struct {
 	after                 *blockKey // the last block read
 	done                  bool      // no later block can matter
 	blocksRead, blocksHit int       // blocks read, and those that held a match
+	// callIDs, when set, are the Call-IDs asked for, beside f: the packets
+	// of several calls at once (groups then holds their terms; see
+	// DB.callsOf).
+	callIDs map[string]struct{}
 }
 
 func (q *blockQuery) run(ctx context.Context) error {
@@ -136,7 +140,15 @@ func (q *blockQuery) hit(p *params) string {
 		if len(g) == 1 {
 			op = " @> "
 		}
-		conds[i] = "b.terms" + op + p.int4s(g)
+		arr := p.int4s(g)
+		if len(q.callIDs) > 0 {
+			// Seen as a constant, hundreds of rare Call-ID terms look to
+			// the planner like most of the table, and it reads every
+			// block's terms (1.4 s at 1 M packets); behind a subquery it
+			// asks the index (13 ms).
+			arr = "(SELECT " + arr + ")"
+		}
+		conds[i] = "b.terms" + op + arr
 	}
 	return strings.Join(conds, " AND ")
 }
@@ -191,6 +203,13 @@ func (q *blockQuery) packets(p *params) string {
 	}
 	if f.CallID != "" {
 		conds = append(conds, "p.call_id = "+p.add(oidText, []byte(cleanText(f.CallID))))
+	}
+	if len(q.callIDs) > 0 {
+		var e [][]byte
+		for id := range q.callIDs {
+			e = append(e, []byte(cleanText(id)))
+		}
+		in("p.call_id", oidText, oidTextArray, e)
 	}
 	if f.CorrelationID != "" {
 		conds = append(conds, "p.correlation_id = "+p.add(oidText, []byte(cleanText(f.CorrelationID))))

@@ -19,6 +19,8 @@ type result struct {
 	pkts   []hepvault.Packet
 	sorted bool
 	dec    blockDecoder
+	// callIDs, when set, keeps only the packets of these Call-IDs.
+	callIDs map[string]struct{}
 }
 
 // addBlock decodes a block and keeps the packets the filter selects.
@@ -35,7 +37,7 @@ func (r *result) addBlock(format int16, packets []byte) error {
 		if r.full() && comparePackets(&p, &r.pkts[r.n-1]) > 0 {
 			break // the rest of the block sorts later still
 		}
-		if matches(r.f, &p) {
+		if matches(r.f, &p) && r.hasCallID(&p) {
 			own(&p)
 			r.add(p)
 		}
@@ -97,3 +99,11 @@ var errStop = errors.New("store: stop reading")
 
 func beUint64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
 func beUint16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }
+
+func (r *result) hasCallID(p *hepvault.Packet) bool {
+	if r.callIDs == nil {
+		return true
+	}
+	_, ok := r.callIDs[p.CallID]
+	return ok
+}

@@ -239,21 +239,7 @@
     if (!p.has('limit')) p.set('limit', LIMIT[view]);
     main.innerHTML = '<p class="hint">Searching…</p>';
     const path = view === 'calls' ? '/api/v1/calls?' : '/api/v1/packets?';
-    let body;
-    try {
-      body = await apiJSON(path + p);
-    } catch (err) {
-      if (view === 'calls' && err.status === 404) {
-        // A server older than this page has no call list; its packets still work.
-        if (my !== seq) return;
-        say('This hepvault has no call list (GET /api/v1/calls answered 404: the server is older than this page). The packet list works.', true);
-        const pq = new URLSearchParams();
-        for (const name of PARAMS.packets) if (q.get(name)) pq.set(name, q.get(name));
-        main.innerHTML = '<p><a id="to-packets" href="' + esc(href('packets', pq)) + '">Show the packets of this window</a></p>';
-        return;
-      }
-      throw err;
-    }
+    const body = await apiJSON(path + p);
     if (my !== seq) return;
     const rows = view === 'calls' ? body.calls : body.packets;
     const rowHTML = view === 'calls' ? callRow : packetRow;

@@ -13,13 +13,23 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
+	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/api"
 	"github.com/hepvault/hepvault/internal/callflow"
 )
 
-const callsUsage = `Usage: hepvault calls show CALL_ID [--server URL] [--token TOKEN] [--json] [--width N] [--pcap FILE]
+const callsUsage = `Usage: hepvault calls [list] --from T --to T [--server URL] [--token TOKEN] [--limit N] [filters] [--json]
+       hepvault calls show CALL_ID [--server URL] [--token TOKEN] [--json] [--width N] [--pcap FILE]
+
+list prints the calls (Call-IDs) that started in the window, one a line, in
+start order: started_at, state, final status, method, from and to user,
+source and destination address, PDD, duration, packets and Call-ID; --json
+prints the API's JSON instead. Filters (--user, --method INVITE,REGISTER,
+--state busy,failed, --status 486, ...) select by the call's first request,
+its state and its final status.
 
 show prints what became of the call (state, final response, PDD, duration)
 and draws its message flow; --json prints the summary as JSON instead, and
@@ -35,11 +45,139 @@ func runCalls(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		fmt.Fprint(stdout, callsUsage)
 		return nil
 	}
-	if args[0] != "show" {
-		fmt.Fprint(stderr, callsUsage)
-		return usagef("calls: unknown subcommand %q (show)", args[0])
+	switch {
+	case args[0] == "show":
+		return runCallsShow(ctx, args[1:], getenv, stdout, stderr)
+	case args[0] == "list":
+		return runCallsList(ctx, args[1:], getenv, stdout, stderr)
+	case strings.HasPrefix(args[0], "-"):
+		return runCallsList(ctx, args, getenv, stdout, stderr) // list is the default
 	}
-	return runCallsShow(ctx, args[1:], getenv, stdout, stderr)
+	fmt.Fprint(stderr, callsUsage)
+	return usagef("calls: unknown subcommand %q (list, show)", args[0])
+}
+
+func runCallsList(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
+	fs := newFlagSet("calls list", stderr)
+	server := fs.String("server", envDefault(getenv, "HEPVAULT_SERVER", "http://127.0.0.1:9080"), "URL of a running hepvault (env HEPVAULT_SERVER)")
+	token := fs.String("token", getenv("HEPVAULT_API_TOKEN"), "API token, when hepvault serve has --api-token (env HEPVAULT_API_TOKEN)")
+	from := fs.String("from", "", "the window's start, inclusive (RFC 3339, unix seconds, or date output)")
+	to := fs.String("to", "", "the window's end, exclusive")
+	limit := fs.Int("limit", 0, "how many calls (default 100, at most 1000)")
+	asJSON := fs.Bool("json", false, "print the API's JSON instead of a table")
+	filters := map[string]*string{}
+	for _, f := range []struct{ flag, param, help string }{
+		{"user", "user", "a user of the first request's From, To, Request-URI or P-Asserted-Identity (a number matches with or without + and separators)"},
+		{"from-user", "from_user", "user part of the first request's From URI"},
+		{"to-user", "to_user", "user part of the first request's To URI"},
+		{"ruri-user", "ruri_user", "user part of the first request's Request-URI"},
+		{"ip", "ip", "source or destination address of the first request; or a comma-separated list"},
+		{"method", "method", "method of the first request (INVITE, REGISTER, ...); or a comma-separated list"},
+		{"state", "state", "answered, cancelled, busy, no_answer, failed, in_progress, registered or completed; or a comma-separated list"},
+		{"status", "status", "final status code (486, ...); or a comma-separated list"},
+		{"capture-id", "capture_id", "HEP capture agent id; or a comma-separated list"},
+		{"cursor", "cursor", "continue after the page that gave this cursor"},
+	} {
+		filters[f.param] = fs.String(f.flag, "", f.help)
+	}
+	fs.Usage = func() { fmt.Fprint(stderr, callsUsage); fs.PrintDefaults() }
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *from == "" || *to == "" {
+		return usagef("calls list: give the window with --from and --to")
+	}
+	q := url.Values{}
+	// Times are read here too, so a typo fails before any request is sent.
+	for name, v := range map[string]string{"from": *from, "to": *to} {
+		t, err := hepvault.ParseTime(v)
+		if err != nil {
+			return usageError{fmt.Errorf("--%s: %w", name, err)}
+		}
+		q.Set(name, t.Format(time.RFC3339Nano))
+	}
+	for param, v := range filters {
+		if *v != "" {
+			q.Set(param, *v)
+		}
+	}
+	if *limit != 0 {
+		q.Set("limit", strconv.Itoa(*limit))
+	}
+	body, err := get(ctx, strings.TrimRight(*server, "/")+"/api/v1/calls?"+q.Encode(), *token)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		_, err = stdout.Write(body)
+		return err
+	}
+	var page struct {
+		Calls []listedCall `json:"calls"`
+		Next  string       `json:"next"`
+	}
+	if err := json.Unmarshal(body, &page); err != nil {
+		return fmt.Errorf("hepvault's answer: %w", err)
+	}
+	return writeCallsTable(stdout, page.Calls, page.Next)
+}
+
+// listedCall is what the table shows of a call of the API's listing.
+type listedCall struct {
+	CallID      string   `json:"call_id"`
+	Method      string   `json:"method"`
+	StartedAt   string   `json:"started_at"`
+	State       string   `json:"state"`
+	FinalStatus int      `json:"final_status"`
+	FinalReason string   `json:"final_reason"`
+	FromUser    string   `json:"from_user"`
+	ToUser      string   `json:"to_user"`
+	SrcIP       string   `json:"src_ip"`
+	DstIP       string   `json:"dst_ip"`
+	PDDMs       *float64 `json:"pdd_ms"`
+	DurationS   *float64 `json:"duration_s"`
+	Packets     int      `json:"packets"`
+}
+
+// writeCallsTable prints calls one a line under a header, "-" for what is
+// unknown, then how to ask for the next page when there is one.
+func writeCallsTable(w io.Writer, calls []listedCall, next string) error {
+	var b strings.Builder
+	if len(calls) == 0 {
+		b.WriteString("no calls match\n")
+	} else {
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "STARTED_AT\tSTATE\tFINAL\tMETHOD\tFROM -> TO\tSRC -> DST\tPDD\tDURATION\tPACKETS\tCALL_ID")
+		dash := func(s string) string {
+			if s == "" {
+				return "-"
+			}
+			return s
+		}
+		for _, c := range calls {
+			final, pdd, dur := "-", "-", "-"
+			if c.FinalStatus != 0 {
+				final = strings.TrimSpace(strconv.Itoa(c.FinalStatus) + " " + c.FinalReason)
+			}
+			if c.PDDMs != nil {
+				pdd = strconv.FormatFloat(*c.PDDMs, 'f', 1, 64) + " ms"
+			}
+			if c.DurationS != nil {
+				dur = strconv.FormatFloat(*c.DurationS, 'f', 1, 64) + " s"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s -> %s\t%s -> %s\t%s\t%s\t%d\t%s\n",
+				dash(c.StartedAt), c.State, final, dash(c.Method), dash(c.FromUser), dash(c.ToUser),
+				dash(c.SrcIP), dash(c.DstIP), pdd, dur, c.Packets, c.CallID)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if next != "" {
+		fmt.Fprintf(&b, "(more calls follow: add --cursor %s)\n", next)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 func runCallsShow(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {

@@ -146,7 +146,11 @@ func TestCalls_Usage(t *testing.T) {
 		}
 	}
 	f("no subcommand")
-	f(`unknown subcommand "list"`, "list")
+	f(`unknown subcommand "lst"`, "lst")
+	f("give the window with --from and --to", "list")
+	f("give the window with --from and --to", "--from", "2026-11-25T12:00:00Z")
+	f("--from", "list", "--from", "yesterday", "--to", "2026-11-25T12:00:00Z")
+	f(`unexpected argument "x"`, "list", "--from", "2026-11-25T11:00:00Z", "--to", "2026-11-25T12:00:00Z", "x")
 	f("no CALL_ID", "show")
 	f("one CALL_ID at a time", "show", "a@b", "c@d")
 	f("--width must be at least 40", "show", "a@b", "--width", "10")

@@ -28,6 +28,7 @@ Usage:
   hepvault query   [--server URL] [--token TOKEN] [--from T] [--to T] [--limit N] [filters] [--json | --pcap FILE]
   hepvault stats   [--server URL] [--token TOKEN] --from T --to T [--step 1m|5m|1h|1d]
                    --by method|status|status_class|kind|capture_id|pair [--json]
+  hepvault calls [list] --from T --to T [--server URL] [--token TOKEN] [--limit N] [filters] [--json]
   hepvault calls show CALL_ID [--server URL] [--token TOKEN] [--json] [--width N] [--pcap FILE]
   hepvault migrate --db DSN
   hepvault import  [--db DSN | --data-dir DIR] [--retention 90d] FILE...   (pcap/pcapng of SIP or HEP)

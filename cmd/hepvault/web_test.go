@@ -27,12 +27,6 @@ import (
 	"github.com/hepvault/hepvault/internal/pcapout/pcapouttest"
 )
 
-// webCallList says whether this build serves the call list, GET
-// /api/v1/calls. While it is false the browser test holds the page to its
-// message for a server without the route; set it to true where the route
-// is served, and the test searches the call list and opens a call from it.
-const webCallList = false
-
 // ScreenshotsEnv names the folder the browser test writes its screenshots
 // to; unset, they go to the test's temporary folder.
 const ScreenshotsEnv = "HEPVAULT_SCREENSHOTS"
@@ -324,19 +318,6 @@ func TestWeb_Browser(t *testing.T) {
 	shot("calls-10000.png")
 
 	// The call list.
-	if !webCallList {
-		if resp := webGetStatus(t, s, "/api/v1/calls?limit=1"); resp != http.StatusNotFound {
-			t.Fatalf("GET /api/v1/calls answers %d, not 404: set webCallList to true in web_test.go", resp)
-		}
-		do("see that the server has no call list",
-			chromedp.Navigate(s.url("/#calls?"+window.Encode())),
-			chromedp.WaitVisible(chromedp.CSS("#to-packets")),
-		)
-		if msg := eval(`document.querySelector('#note').textContent`); !strings.Contains(msg, "no call list") {
-			t.Fatalf("unexpected message for a server without the call list: %q", msg)
-		}
-		return
-	}
 	do("open the call list", chromedp.Navigate(s.url("/#calls?"+window.Encode())))
 	do("search the call list", chromedp.WaitVisible(chromedp.CSS("#list.calls tbody tr")))
 	if n := eval(`document.querySelector('#list').dataset.rows`); n != fmt.Sprint(len(calls)) {
@@ -514,18 +495,6 @@ func webGet(t *testing.T, s *server, path, token string) []byte {
 		t.Fatalf("GET %s: %s %v: %s", path, resp.Status, err, b)
 	}
 	return b
-}
-
-func webGetStatus(t *testing.T, s *server, path string) int {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, s.url(path), nil)
-	req.Header.Set("Authorization", "Bearer "+webToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
 }
 
 func webPackets(t *testing.T, s *server, path string) []hepvault.Packet {

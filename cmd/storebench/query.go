@@ -20,9 +20,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// runQuery times the two questions through the HTTP API, one request at a
+// runQuery times four questions through the HTTP API, one request at a
 // time: the first 100 packets of a random 1-minute window of the stored
-// span, then every packet of a random Call-ID seen in those windows.
+// span, every packet of a random Call-ID seen in those windows, the first
+// 100 INVITE calls of a random 1-hour window, and the calls of a number
+// seen in the windows (as From user) over the whole span.
 func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("query", stderr)
 	dsn := fs.String("db", "", "PostgreSQL DSN, to find the stored time span")
@@ -32,6 +34,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	limit := fs.Int("limit", 100, "packets per window request")
 	seedN := fs.Uint64("seed", 7, "random seed")
 	direct := fs.Bool("direct", false, "call the store directly instead of the HTTP API, to see what the API adds")
+	callWindow := fs.Duration("call-window", time.Hour, "window of the INVITE calls question")
 	filters := fs.Bool("filters", false, "then time the first -limit matches of each filter over the whole span, -n requests each")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process here (with -direct: the store's read path)")
 	if err := fs.Parse(args); err != nil {
@@ -62,6 +65,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "stored span %s .. %s (%s), %d packets\n", lo.Format(time.RFC3339), hi.Format(time.RFC3339), hi.Sub(lo).Round(time.Minute), rows)
 
 	client := &http.Client{Timeout: 10 * time.Second}
+	getCalls := getCalls
 	get := func(ctx context.Context, u string) ([]packet, time.Duration, error) { return get(ctx, client, u) }
 	if *direct {
 		cfg := store.DefaultConfig()
@@ -72,6 +76,9 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer db.Close()
 		get = func(ctx context.Context, u string) ([]packet, time.Duration, error) { return getDirect(ctx, db, u) }
+		getCalls = func(ctx context.Context, _ *http.Client, u string) (int, time.Duration, error) {
+			return getCallsDirect(ctx, db, u)
+		}
 	}
 	rng := rand.New(rand.NewPCG(*seedN, 1))
 	var callIDs []string
@@ -110,6 +117,45 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	report(stdout, fmt.Sprintf("first %d packets of a %s window", *limit, *window), winLat, winPkts)
 	report(stdout, "every packet of one Call-ID", callLat, callPkts)
+
+	var users []string
+	for _, p := range seen {
+		if p.FromUser != nil && *p.FromUser != "" {
+			users = append(users, *p.FromUser)
+		}
+	}
+	var inviteLat, userLat []time.Duration
+	var inviteCalls, userCalls int
+	for range *n {
+		from := lo.Add(time.Duration(rng.Int64N(int64(max(hi.Sub(lo)-*callWindow, 1)))))
+		u := *base + "/api/v1/calls?" + url.Values{
+			"from": {from.Format(time.RFC3339Nano)}, "to": {from.Add(*callWindow).Format(time.RFC3339Nano)},
+			"method": {"INVITE"}, "limit": {"100"}}.Encode()
+		k, d, err := getCalls(ctx, client, u)
+		if err != nil {
+			return err
+		}
+		inviteLat = append(inviteLat, d)
+		inviteCalls += k
+	}
+	for i := range *n {
+		if len(users) == 0 {
+			break
+		}
+		u := *base + "/api/v1/calls?" + url.Values{
+			"from": {lo.Format(time.RFC3339Nano)}, "to": {hi.Add(time.Second).Format(time.RFC3339Nano)},
+			"user": {users[(i*7919)%len(users)]}, "limit": {"100"}}.Encode()
+		k, d, err := getCalls(ctx, client, u)
+		if err != nil {
+			return err
+		}
+		userLat = append(userLat, d)
+		userCalls += k
+	}
+	reportCalls(stdout, fmt.Sprintf("first 100 INVITE calls of a %s window", *callWindow), inviteLat, inviteCalls)
+	if len(userLat) > 0 {
+		reportCalls(stdout, "the calls of one number over the span (first 100)", userLat, userCalls)
+	}
 	if *filters && *direct {
 		return fmt.Errorf("-filters goes through the API: leave out -direct")
 	}
@@ -266,6 +312,64 @@ func getDirect(ctx context.Context, db *store.DB, u string) ([]packet, time.Dura
 			FromUser: str(p.FromUser), ToUser: str(p.ToUser), RURIUser: str(p.RURIUser)}
 	}
 	return out, d, err
+}
+
+// getCalls fetches one calls listing and counts its calls, timing the
+// exchange up to the answer's last byte.
+func getCalls(ctx context.Context, client *http.Client, u string) (int, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	d := time.Since(start)
+	if err != nil {
+		return 0, 0, fmt.Errorf("GET %s: %w", u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, 0, fmt.Errorf("GET %s: %s: %s", u, resp.Status, body)
+	}
+	var ans struct {
+		Calls []json.RawMessage `json:"calls"`
+	}
+	if err := json.Unmarshal(body, &ans); err != nil {
+		return 0, 0, fmt.Errorf("GET %s: %w", u, err)
+	}
+	return len(ans.Calls), d, nil
+}
+
+// getCallsDirect asks the store what the calls listing URL u asks.
+func getCallsDirect(ctx context.Context, db *store.DB, u string) (int, time.Duration, error) {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return 0, 0, err
+	}
+	q := pu.Query()
+	var f store.CallFilter
+	f.From, _ = time.Parse(time.RFC3339Nano, q.Get("from"))
+	f.To, _ = time.Parse(time.RFC3339Nano, q.Get("to"))
+	f.Limit, _ = strconv.Atoi(q.Get("limit"))
+	f.User = q.Get("user")
+	if m := q.Get("method"); m != "" {
+		f.Methods = strings.Split(m, ",")
+	}
+	start := time.Now()
+	page, err := db.Calls(ctx, f)
+	return len(page.Calls), time.Since(start), err
+}
+
+func reportCalls(w io.Writer, what string, lat []time.Duration, calls int) {
+	slices.Sort(lat)
+	q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	fmt.Fprintf(w, "%s: %d requests, %.1f calls each; p50 %s p90 %s p99 %s max %s\n", what, len(lat),
+		float64(calls)/float64(len(lat)), q(0.50).Round(10*time.Microsecond), q(0.90).Round(10*time.Microsecond),
+		q(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
 }
 
 func report(w io.Writer, what string, lat []time.Duration, pkts int) {
