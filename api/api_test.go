@@ -32,20 +32,28 @@ func newServer(t *testing.T) (*httptest.Server, *store.DB) {
 	return srv, db
 }
 
+// migratedDB opens a database of its own with the schema applied, closed
+// when tb ends, and returns it with its DSN.
+func migratedDB(tb testing.TB) (*store.DB, string) {
+	tb.Helper()
+	cfg := store.DefaultConfig()
+	cfg.DSN = storetest.NewDatabase(tb)
+	db, err := store.Open(context.Background(), cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(db.Close)
+	if _, err := db.Migrate(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return db, cfg.DSN
+}
+
 // newServerDSN is newServer that also gives its database's DSN.
 func newServerDSN(t *testing.T) (*httptest.Server, *store.DB, string) {
 	t.Helper()
-	cfg := store.DefaultConfig()
-	cfg.DSN = storetest.NewDatabase(t)
+	db, dsn := migratedDB(t)
 	ctx := context.Background()
-	db, err := store.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	var pkts []hepvault.Packet
 	add := func(ms int, kind hepvault.Kind, method string, code int, reason, callID string) {
 		p := hepvault.Packet{
@@ -78,7 +86,7 @@ func newServerDSN(t *testing.T) (*httptest.Server, *store.DB, string) {
 	}
 	srv := httptest.NewServer(api.New(db, nil, nil))
 	t.Cleanup(srv.Close)
-	return srv, db, cfg.DSN
+	return srv, db, dsn
 }
 
 func get(t *testing.T, srv *httptest.Server, path string) (int, string) {

@@ -18,7 +18,6 @@ import (
 	"github.com/hepvault/hepvault/internal/callflow"
 	"github.com/hepvault/hepvault/internal/fixture"
 	"github.com/hepvault/hepvault/store"
-	"github.com/hepvault/hepvault/store/storetest"
 )
 
 // fixtureCall is a call of the real captures as the listing must show it.
@@ -34,17 +33,8 @@ type fixtureCall struct {
 // order: each Call-ID whose first packet is a request without a To tag.
 func newCallsServer(t *testing.T) (*httptest.Server, []fixtureCall, time.Time, time.Time) {
 	t.Helper()
-	cfg := store.DefaultConfig()
-	cfg.DSN = storetest.NewDatabase(t)
+	db, _ := migratedDB(t)
 	ctx := context.Background()
-	db, err := store.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	pkts := loadCapture(t, fixture.HEP3+".pcap")
 	for _, p := range loadCapture(t, fixture.SIPPTCPPcap) {
 		for _, a := range []*netip.Addr{&p.SrcIP, &p.DstIP} {

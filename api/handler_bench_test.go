@@ -13,7 +13,6 @@ import (
 	"github.com/hepvault/hepvault/api"
 	"github.com/hepvault/hepvault/internal/seed"
 	"github.com/hepvault/hepvault/store"
-	"github.com/hepvault/hepvault/store/storetest"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -22,17 +21,8 @@ import (
 // 1-minute window holds more than the 100 packets of a first page.
 func benchServer(b *testing.B) (*api.Server, []hepvault.Packet) {
 	b.Helper()
-	cfg := store.DefaultConfig()
-	cfg.DSN = storetest.NewDatabase(b)
+	db, dsn := migratedDB(b)
 	ctx := context.Background()
-	db, err := store.Open(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(db.Close)
-	if _, err := db.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
 	pkts := seed.New(seed.Config{Start: time.Now().Add(-time.Hour).Truncate(time.Minute), Rate: 1000, Seed: 7}).Packets(20000)
 	w := store.NewWriter(db, store.DefaultWriterConfig())
 	for i := 0; i < len(pkts); i += 2000 {
@@ -42,7 +32,7 @@ func benchServer(b *testing.B) (*api.Server, []hepvault.Packet) {
 	}
 	// As after autovacuum: without statistics the planner may scan a whole
 	// partition for the window.
-	conn, err := pgx.Connect(ctx, cfg.DSN)
+	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/hepvault/hepvault/internal/fixture"
 	"github.com/hepvault/hepvault/internal/pcapout/pcapouttest"
 	"github.com/hepvault/hepvault/store"
-	"github.com/hepvault/hepvault/store/storetest"
 )
 
 // loadCapture reads a capture of testdata/ as `hepvault import` does.
@@ -44,17 +43,8 @@ func loadCapture(t *testing.T, name string) []hepvault.Packet {
 // (2001:db8::a.b.c.d); it returns them in the API's order.
 func newPcapServer(t *testing.T) (*httptest.Server, []hepvault.Packet) {
 	t.Helper()
-	cfg := store.DefaultConfig()
-	cfg.DSN = storetest.NewDatabase(t)
+	db, _ := migratedDB(t)
 	ctx := context.Background()
-	db, err := store.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	pkts := loadCapture(t, fixture.SIPPcap)
 	for _, p := range loadCapture(t, fixture.SIPPTCPPcap) {
 		for _, a := range []*netip.Addr{&p.SrcIP, &p.DstIP} {

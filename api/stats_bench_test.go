@@ -1,14 +1,12 @@
 package api_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/hepvault/hepvault/api"
-	"github.com/hepvault/hepvault/store"
 	"github.com/hepvault/hepvault/store/storetest"
 )
 
@@ -17,19 +15,9 @@ import (
 // folded statistics (storetest.SeedStats): 90 days at 1 h and one day at
 // 1 m, by kind (3 keys), status (40 keys) and pair (21 keys).
 func BenchmarkStatsHandler(b *testing.B) {
-	cfg := store.DefaultConfig()
-	cfg.DSN = storetest.NewDatabase(b)
-	ctx := context.Background()
-	db, err := store.Open(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(db.Close)
-	if _, err := db.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	db, dsn := migratedDB(b)
 	end := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
-	storetest.SeedStats(b, cfg.DSN, end, 90, 3)
+	storetest.SeedStats(b, dsn, end, 90, 3)
 	srv := api.New(db, nil, nil)
 	for _, c := range []struct{ name, window string }{
 		{"90d_1h", "from=2026-08-27T00:00:00Z&to=2026-11-25T00:00:00Z&step=1h"},
