@@ -5,7 +5,6 @@ import (
 	"math"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/hepvault/hepvault/internal/livetest"
 )
@@ -92,7 +91,9 @@ func wireCall(msgs []livetest.Message) liveCall {
 // checkCalls asks `hepvault calls show --json` for every Call-ID of the
 // run and compares it with the wire. Times are HEP times, which Kamailio
 // stamps a little after a message arrives and a little before it leaves:
-// PDD and duration agree with the wire's to a millisecond.
+// PDD and duration agree with the wire's to within the scheduling delays
+// of a loaded machine: a millisecond when idle, several while the rest of
+// the suite runs beside Kamailio (CI once saw more than one), so 25 ms.
 func checkCalls(t *testing.T, s *server, wire []livetest.Message) {
 	t.Helper()
 	byCall := map[string][]livetest.Message{}
@@ -134,12 +135,14 @@ func checkCalls(t *testing.T, s *server, wire []livetest.Message) {
 			switch {
 			case math.IsNaN(w) && g != nil:
 				t.Fatalf("calls show %s: unexpected %s %v; want null", id, what, *g)
-			case !math.IsNaN(w) && (g == nil || math.Abs(*g-w) > tol):
-				t.Fatalf("calls show %s: unexpected %s; got %v; want %v (wire) within %v", id, what, g, w, tol)
+			case !math.IsNaN(w) && g == nil:
+				t.Fatalf("calls show %s: unexpected %s null; want %v (wire)", id, what, w)
+			case !math.IsNaN(w) && math.Abs(*g-w) > tol:
+				t.Fatalf("calls show %s: unexpected %s; got %v; want %v (wire) within %v", id, what, *g, w, tol)
 			}
 		}
-		near("pdd_ms", got.PDDMs, want.pddMs, 1)
-		near("duration_s", got.DurationS, want.durS, float64(time.Millisecond)/float64(time.Second))
+		near("pdd_ms", got.PDDMs, want.pddMs, 25)
+		near("duration_s", got.DurationS, want.durS, 0.025)
 		states[got.State]++
 	}
 	t.Logf("calls of the run, as the wire says: %v", states)
