@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/hepvault/hepvault/store"
-	"github.com/hepvault/hepvault/store/storetest"
 )
 
 // BenchmarkReplayWrite compares the two ways a spooled batch can reach the
@@ -15,16 +14,7 @@ import (
 // the replay uses when a batch may be stored already. The replay must
 // outpace live traffic for a spool to drain.
 func BenchmarkReplayWrite(b *testing.B) {
-	cfg := store.DefaultConfig()
-	cfg.DSN = storetest.NewDatabase(b)
-	db, err := store.Open(context.Background(), cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(context.Background()); err != nil {
-		b.Fatal(err)
-	}
+	db, _ := benchDB(b)
 	w := store.NewWriter(db, store.DefaultWriterConfig())
 	ctx := context.Background()
 	const size = 2000

@@ -13,7 +13,6 @@ import (
 
 	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/store"
-	"github.com/hepvault/hepvault/store/storetest"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -30,16 +29,7 @@ func BenchmarkWriteBatch(b *testing.B) {
 			name = "stats=off"
 		}
 		b.Run(name, func(b *testing.B) {
-			cfg := store.DefaultConfig()
-			cfg.DSN = storetest.NewDatabase(b)
-			db, err := store.Open(context.Background(), cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(db.Close)
-			if _, err := db.Migrate(context.Background()); err != nil {
-				b.Fatal(err)
-			}
+			db, dsn := benchDB(b)
 			if !stats {
 				store.DisableStats(db)
 			}
@@ -51,7 +41,7 @@ func BenchmarkWriteBatch(b *testing.B) {
 			}
 			b.SetBytes(rawBytes(pkts))
 			b.ReportAllocs()
-			goCPU, pgCPU := cpuTime(), backendsCPU(b, cfg.DSN, nil)
+			goCPU, pgCPU := cpuTime(), backendsCPU(b, dsn, nil)
 			for b.Loop() {
 				renumber(pkts) // (captured_at, id) is unique
 				if err := w.WriteBatch(ctx, pkts); err != nil {
@@ -62,7 +52,7 @@ func BenchmarkWriteBatch(b *testing.B) {
 			b.ReportMetric(n/b.Elapsed().Seconds(), "packets/s")
 			// CPU, not wall time, on a machine shared with other work.
 			b.ReportMetric(float64(cpuTime()-goCPU)/1e3/n, "go-cpu-µs/packet")
-			if pg := backendsCPU(b, cfg.DSN, pgCPU); pg[0] > 0 {
+			if pg := backendsCPU(b, dsn, pgCPU); pg[0] > 0 {
 				b.ReportMetric(float64(pg[0])/1e3/n, "pg-cpu-µs/packet")
 			}
 		})

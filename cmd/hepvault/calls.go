@@ -16,7 +16,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/api"
 	"github.com/hepvault/hepvault/internal/callflow"
 )
@@ -87,19 +86,9 @@ func runCallsList(ctx context.Context, args []string, getenv env, stdout, stderr
 	if *from == "" || *to == "" {
 		return usagef("calls list: give the window with --from and --to")
 	}
-	q := url.Values{}
-	// Times are read here too, so a typo fails before any request is sent.
-	for name, v := range map[string]string{"from": *from, "to": *to} {
-		t, err := hepvault.ParseTime(v)
-		if err != nil {
-			return usageError{fmt.Errorf("--%s: %w", name, err)}
-		}
-		q.Set(name, t.Format(time.RFC3339Nano))
-	}
-	for param, v := range filters {
-		if *v != "" {
-			q.Set(param, *v)
-		}
+	q, err := windowQuery(*from, *to, filters)
+	if err != nil {
+		return err
 	}
 	if *limit != 0 {
 		q.Set("limit", strconv.Itoa(*limit))

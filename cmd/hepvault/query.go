@@ -57,22 +57,9 @@ func runQuery(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	if *page < 1 || *page > maxPage {
 		return usagef("query: --page must be 1 to %d, not %d", maxPage, *page)
 	}
-	q := url.Values{}
-	// Times are read here too, so a typo fails before any request is sent.
-	for name, v := range map[string]string{"from": *from, "to": *to} {
-		if v == "" {
-			continue
-		}
-		t, err := hepvault.ParseTime(v)
-		if err != nil {
-			return usageError{fmt.Errorf("--%s: %w", name, err)}
-		}
-		q.Set(name, t.Format(time.RFC3339Nano))
-	}
-	for param, v := range filters {
-		if *v != "" {
-			q.Set(param, *v)
-		}
+	q, err := windowQuery(*from, *to, filters)
+	if err != nil {
+		return err
 	}
 	base := strings.TrimRight(*server, "/")
 	if *pcapFile != "" {
@@ -134,4 +121,27 @@ func get(ctx context.Context, u, token string) ([]byte, error) {
 		return nil, fmt.Errorf("hepvault answered %s", resp.Status)
 	}
 	return body, nil
+}
+
+// windowQuery turns --from and --to (either may be empty) and the filters
+// given into the API's parameters. Times are read here, so a typo fails
+// before any request is sent.
+func windowQuery(from, to string, filters map[string]*string) (url.Values, error) {
+	q := url.Values{}
+	for name, v := range map[string]string{"from": from, "to": to} {
+		if v == "" {
+			continue
+		}
+		t, err := hepvault.ParseTime(v)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--%s: %w", name, err)}
+		}
+		q.Set(name, t.Format(time.RFC3339Nano))
+	}
+	for param, v := range filters {
+		if *v != "" {
+			q.Set(param, *v)
+		}
+	}
+	return q, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -26,16 +25,14 @@ func runStats(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	q := url.Values{}
 	for name, v := range map[string]string{"from": *from, "to": *to} {
 		if v == "" {
 			return usagef("--%s is missing: stats need a window, --from and --to", name)
 		}
-		t, err := hepvault.ParseTime(v)
-		if err != nil {
-			return usageError{fmt.Errorf("--%s: %w", name, err)}
-		}
-		q.Set(name, t.Format(time.RFC3339Nano))
+	}
+	q, err := windowQuery(*from, *to, nil)
+	if err != nil {
+		return err
 	}
 	if *by == "" {
 		return usagef("--by is missing: method, status, status_class, kind, capture_id or pair")
