@@ -30,6 +30,7 @@ type metricSources struct {
 	spoolMaxBytes int64
 	writes        *writeMetrics
 	retention     *store.Retention // nil: no retention series
+	leader        *store.Leader    // nil: no leader series
 }
 
 // newMetricsRegistry returns the registry /metrics serves.
@@ -44,6 +45,7 @@ func newMetricsRegistry(src metricSources) *prometheus.Registry {
 	if src.writes != nil {
 		reg.MustRegister(src.writes.packets, src.writes.seconds)
 	}
+	reg.MustRegister(clusterFamilies(src))
 	return reg
 }
 

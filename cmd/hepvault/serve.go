@@ -111,13 +111,15 @@ type server struct {
 	writer *store.Writer
 	// retention drops days past the horizon and guards the disk.
 	retention *store.Retention
+	// leader runs the store-wide jobs while this process leads.
+	leader    *store.Leader
 	http      *http.Server
 	httpLn    net.Listener
 
 	writerDone chan error
 	cancelBg   context.CancelFunc
 	awaitDone  chan struct{} // awaitDatabase ended; nil when not started (dbwait.go)
-	retainDone chan struct{} // retention's loop ended; nil when not started
+	leaderDone chan struct{} // the leader election and its jobs ended; nil when not started
 	failed     chan error
 }
 
@@ -173,16 +175,20 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	s.writer = store.NewWriter(s.db, wcfg)
 	s.writerDone = make(chan error, 1)
 	go func() { s.writerDone <- s.writer.Run(bg, s.col.Packets()) }()
-	go s.keepPartitions(bg)
-	s.retainDone = make(chan struct{})
-	go func() {
-		defer close(s.retainDone)
-		s.retention.Run(bg)
-	}()
 	if s.cfg.StatsRetention <= 0 { // a serveConfig not built from flags
 		s.cfg.StatsRetention, _ = parseStatsRetention(defaultStatsRetention)
 	}
-	go s.keepStats(bg)
+	// The work on the store as a whole runs on one process of those that
+	// share the database, the leader (store/leader.go): a job is one line.
+	s.leader = store.NewLeader(s.db, store.LeaderConfig{Logger: log})
+	s.leader.Every("partitions", time.Hour, s.db.EnsurePartitions)
+	s.leader.Go("retention", s.retention.Run)
+	s.leader.Go("statistics", s.keepStats)
+	s.leaderDone = make(chan struct{})
+	go func() {
+		defer close(s.leaderDone)
+		s.leader.Run(bg)
+	}()
 	if dbPending {
 		s.awaitDone = make(chan struct{})
 		go func() {
@@ -193,7 +199,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 
 	reg := newMetricsRegistry(metricSources{
 		col: s.col, writer: s.writer, spool: s.spool, spoolMaxBytes: cfg.SpoolMaxBytes, writes: writes,
-		retention: s.retention,
+		retention: s.retention, leader: s.leader,
 	})
 	handler := api.New(s.db, metricsHandler(reg, log), log)
 	handler.SetAccess(acfg)
@@ -223,25 +229,6 @@ func addrString(a net.Addr) string {
 	return a.String()
 }
 
-// keepPartitions makes tomorrow's partitions before tomorrow comes.
-func (s *server) keepPartitions(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			if !s.db.Ready() {
-				continue // awaitDatabase makes them when the database answers
-			}
-			if err := s.db.EnsurePartitions(ctx, now); err != nil {
-				s.log.Warn("could not make partitions ahead", "err", err)
-			}
-		}
-	}
-}
-
 // shutdown stops reading, flushes what was received, then stops the rest.
 func (s *server) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
@@ -265,8 +252,8 @@ func (s *server) shutdown() error {
 	if s.awaitDone != nil {
 		<-s.awaitDone // before the pool closes under it
 	}
-	if s.retainDone != nil {
-		<-s.retainDone
+	if s.leaderDone != nil {
+		<-s.leaderDone
 	}
 	m := s.col.Metrics()
 	ws := s.writer.Stats()
