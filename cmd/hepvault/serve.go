@@ -112,9 +112,9 @@ type server struct {
 	// retention drops days past the horizon and guards the disk.
 	retention *store.Retention
 	// leader runs the store-wide jobs while this process leads.
-	leader    *store.Leader
-	http      *http.Server
-	httpLn    net.Listener
+	leader *store.Leader
+	http   *http.Server
+	httpLn net.Listener
 
 	writerDone chan error
 	cancelBg   context.CancelFunc
