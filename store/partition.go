@@ -30,10 +30,13 @@ func newPartitioner(db *DB) *partitioner {
 func partitionName(d time.Time) string { return "packet_blocks_p" + d.Format("20060102") }
 
 // EnsurePartitions makes the partitions from yesterday to PartitionsAhead days
-// after now; cmd calls it at start and then periodically.
+// after now; cmd calls it at start and then periodically. It asks the
+// catalog, not what this process remembers: another process sharing the
+// database may have dropped one.
 func (db *DB) EnsurePartitions(ctx context.Context, now time.Time) error {
 	today := now.UTC().Truncate(day)
 	for d := today.Add(-day); !d.After(today.Add(time.Duration(db.cfg.PartitionsAhead) * day)); d = d.Add(day) {
+		db.parts.forget(d)
 		if err := db.parts.ensure(ctx, d); err != nil {
 			return err
 		}
