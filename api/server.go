@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/store"
@@ -26,6 +27,10 @@ type Server struct {
 	metrics http.Handler
 	spool   Spool // nil: no spool
 	guard   Guard // nil: no disk guard
+	// replica, when set, is where the queries read (handle_health.go).
+	replica       Replica
+	maxReplicaLag time.Duration
+	replicaLog    everyLimiter
 	log     *slog.Logger
 	echo    *echo.Echo
 }

@@ -1,8 +1,96 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/hepvault/hepvault"
+	"github.com/hepvault/hepvault/api"
+	"github.com/hepvault/hepvault/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
+
+// clusterConfig holds the serve flags of deployments beyond one process
+// and one database: a read replica and an archive database.
+type clusterConfig struct {
+	// DBRead is a streaming replica the API reads from; MaxReplicaLag is
+	// how far behind it may be before /readyz answers 503.
+	DBRead        string
+	MaxReplicaLag time.Duration
+}
+
+func addClusterFlags(fs *flag.FlagSet, getenv env, cc *clusterConfig) {
+	fs.StringVar(&cc.DBRead, "db-read", getenv("HEPVAULT_DB_READ"),
+		"PostgreSQL DSN of a streaming replica of --db: queries, exports and the web page read there; writes stay on --db (env HEPVAULT_DB_READ)")
+	fs.DurationVar(&cc.MaxReplicaLag, "max-replica-lag", 30*time.Second,
+		"with --db-read: /readyz answers 503 while the replica lags more than this; 0: no bound")
+}
+
+// readStore answers the API's queries from the replica, and says whether
+// the database written to answers.
+type readStore struct {
+	*store.DB // the replica
+	primary   *store.DB
+}
+
+func (r readStore) Ping(ctx context.Context) error { return r.primary.Ping(ctx) }
+
+// readStore is what the API reads: the replica with --db-read, else the
+// database written to.
+func (s *server) readStore() api.Store {
+	if s.readDB == nil {
+		return s.db
+	}
+	return readStore{DB: s.readDB, primary: s.db}
+}
+
+// openReadDatabase opens the replica of --db-read. As for --db, a replica
+// unreachable at start is waited for in the background (pending): the
+// queries answer 503 meanwhile; a malformed DSN or a database without
+// hepvault's schema stop serve.
+func (s *server) openReadDatabase(ctx context.Context) (pending bool, err error) {
+	if s.cfg.Cluster.DBRead == "" {
+		return false, nil
+	}
+	scfg := store.DefaultConfig()
+	scfg.DSN, scfg.Logger, scfg.ReadOnly = s.cfg.Cluster.DBRead, s.log, true
+	if s.readDB, err = store.Connect(scfg); err != nil {
+		return false, fmt.Errorf("--db-read: %w", err)
+	}
+	err = s.readDB.Prepare(ctx, time.Now())
+	switch {
+	case err == nil:
+		s.log.Info("queries read from the replica at --db-read", "max_replica_lag_s", s.cfg.Cluster.MaxReplicaLag.Seconds())
+		return false, nil
+	case errors.Is(err, hepvault.ErrUnavailable) && ctx.Err() == nil:
+		s.log.Warn("read replica unreachable at start: queries answer 503 until it answers; retrying in the background", "err", err)
+		return true, nil
+	default:
+		s.readDB.Close()
+		s.readDB = nil
+		return false, fmt.Errorf("read replica at --db-read: %w", err)
+	}
+}
+
+// awaitReadDatabase retries the replica until it answers or ctx ends.
+func (s *server) awaitReadDatabase(ctx context.Context) {
+	wait := dbRetryFirst
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		if err := s.readDB.Prepare(ctx, time.Now()); err == nil {
+			s.log.Info("read replica reached: queries read from it")
+			return
+		}
+		wait = min(2*wait, dbRetryMax)
+	}
+}
 
 // clusterFamilies are the series of the deployments beyond one process:
 // who leads among the processes sharing the database.

@@ -41,6 +41,8 @@ type serveConfig struct {
 	Retention retentionConfig
 	// StatsRetention is how long statistics are kept (serve_stats.go).
 	StatsRetention time.Duration
+	// Cluster: a read replica, an archive database (cluster.go).
+	Cluster clusterConfig
 }
 
 func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) error {
@@ -63,6 +65,7 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	}
 	addRetentionFlags(fs, getenv, &cfg.Retention)
 	fs.Var(bytesFlag{&cfg.SpoolMaxBytes}, "spool-max-bytes", "cap of the spool, e.g. 512M; past it batches are dropped and counted; 0 turns the spool off (env HEPVAULT_SPOOL_MAX_BYTES)")
+	addClusterFlags(fs, getenv, &cfg.Cluster)
 	statsRetention := fs.String("stats-retention", envDefault(getenv, "HEPVAULT_STATS_RETENTION", defaultStatsRetention),
 		"how long per-minute statistics are kept, e.g. 2y, 400d, 720h (env HEPVAULT_STATS_RETENTION)")
 	if err := parseFlags(fs, args); err != nil {
@@ -113,6 +116,8 @@ type server struct {
 	retention *store.Retention
 	// leader runs the store-wide jobs while this process leads.
 	leader *store.Leader
+	// readDB, with --db-read, is the replica the API reads from.
+	readDB *store.DB
 	http   *http.Server
 	httpLn net.Listener
 
@@ -120,6 +125,7 @@ type server struct {
 	cancelBg   context.CancelFunc
 	awaitDone  chan struct{} // awaitDatabase ended; nil when not started (dbwait.go)
 	leaderDone chan struct{} // the leader election and its jobs ended; nil when not started
+	readDone   chan struct{} // awaitReadDatabase ended; nil when not started
 	failed     chan error
 }
 
@@ -134,6 +140,10 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	}()
 	var dbPending bool
 	if dbPending, err = s.openDatabase(ctx); err != nil {
+		return nil, err
+	}
+	var readPending bool
+	if readPending, err = s.openReadDatabase(ctx); err != nil {
 		return nil, err
 	}
 
@@ -189,6 +199,13 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		defer close(s.leaderDone)
 		s.leader.Run(bg)
 	}()
+	if readPending {
+		s.readDone = make(chan struct{})
+		go func() {
+			defer close(s.readDone)
+			s.awaitReadDatabase(bg)
+		}()
+	}
 	if dbPending {
 		s.awaitDone = make(chan struct{})
 		go func() {
@@ -201,7 +218,10 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		col: s.col, writer: s.writer, spool: s.spool, spoolMaxBytes: cfg.SpoolMaxBytes, writes: writes,
 		retention: s.retention, leader: s.leader,
 	})
-	handler := api.New(s.db, metricsHandler(reg, log), log)
+	handler := api.New(s.readStore(), metricsHandler(reg, log), log)
+	if s.readDB != nil {
+		handler.SetReplica(s.readDB, cfg.Cluster.MaxReplicaLag)
+	}
 	handler.SetAccess(acfg)
 	handler.SetGuard(guardState{s.retention})
 	if s.spool != nil {
@@ -255,6 +275,9 @@ func (s *server) shutdown() error {
 	if s.leaderDone != nil {
 		<-s.leaderDone
 	}
+	if s.readDone != nil {
+		<-s.readDone
+	}
 	m := s.col.Metrics()
 	ws := s.writer.Stats()
 	s.log.Info("stopped", "received", m.UDPDatagrams.Load()+m.TCPFrames.Load(), "stored", ws.Stored, "queued", m.Queued.Load(),
@@ -270,6 +293,9 @@ func (s *server) closeStorage() {
 		if err := s.spool.Close(); err != nil {
 			s.log.Warn("spool did not close cleanly", "err", err)
 		}
+	}
+	if s.readDB != nil {
+		s.readDB.Close()
 	}
 	closeStorage(s.db, s.pg, s.log)
 }
