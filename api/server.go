@@ -31,8 +31,8 @@ type Server struct {
 	replica       Replica
 	maxReplicaLag time.Duration
 	replicaLog    everyLimiter
-	log     *slog.Logger
-	echo    *echo.Echo
+	log           *slog.Logger
+	echo          *echo.Echo
 }
 
 // New returns the API over store; metrics serves /metrics (the Prometheus
