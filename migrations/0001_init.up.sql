@@ -75,9 +75,13 @@ CREATE TABLE packet_blocks (
 -- default partition exists, and a default partition would hold rows that
 -- only row deletes could expire.
 
--- "First N packets of a window" walks this index in order; unique so that a
--- batch written again is stored once (its blocks start with the same packets).
-CREATE UNIQUE INDEX packet_blocks_first ON packet_blocks (first_at, first_id);
+-- "First N packets of a window" walks an index on (first_at, first_id) in
+-- order; unique so that a batch written again is stored once (its blocks
+-- start with the same packets). store makes it on each day's partition
+-- as it makes the partition (packet_blocks_pYYYYMMDD_first), not here: a
+-- unique index on packet_blocks would forbid the foreign partitions of
+-- days moved to an archive database (store/archive.go), and, holding the
+-- partition key, a unique index per partition is unique over the table.
 
 -- "Blocks that hold this Call-ID, this number, this status...". fastupdate
 -- gathers new entries in a pending list and sorts them into the index in

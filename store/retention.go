@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -258,6 +259,8 @@ func (r *Retention) CheckDisk(ctx context.Context, now time.Time) error {
 		if err != nil {
 			return err
 		}
+		// A day moved to the archive takes no space here.
+		tables = slices.DeleteFunc(tables, func(t dayTable) bool { return t.archived })
 		if len(tables) == 0 || !tables[0].day.Before(today) {
 			if !r.paused.Swap(true) {
 				r.setDetail(fmt.Sprintf("%s free, %s to keep free, and only today's partition is left: new packets are dropped until space returns",

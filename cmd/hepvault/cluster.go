@@ -10,6 +10,7 @@ import (
 	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/api"
 	"github.com/hepvault/hepvault/store"
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -20,6 +21,11 @@ type clusterConfig struct {
 	// how far behind it may be before /readyz answers 503.
 	DBRead        string
 	MaxReplicaLag time.Duration
+	// ArchiveDB is a second PostgreSQL the days older than ArchiveAfter
+	// move to, queried through postgres_fdw (store/archive.go).
+	ArchiveDB    string
+	ArchiveAfter time.Duration
+	envErr       error
 }
 
 func addClusterFlags(fs *flag.FlagSet, getenv env, cc *clusterConfig) {
@@ -27,6 +33,55 @@ func addClusterFlags(fs *flag.FlagSet, getenv env, cc *clusterConfig) {
 		"PostgreSQL DSN of a streaming replica of --db: queries, exports and the web page read there; writes stay on --db (env HEPVAULT_DB_READ)")
 	fs.DurationVar(&cc.MaxReplicaLag, "max-replica-lag", 30*time.Second,
 		"with --db-read: /readyz answers 503 while the replica lags more than this; 0: no bound")
+	fs.StringVar(&cc.ArchiveDB, "archive-db", getenv("HEPVAULT_ARCHIVE_DB"),
+		"PostgreSQL DSN of an archive database: days older than --archive-after move there and stay queryable (env HEPVAULT_ARCHIVE_DB)")
+	if err := (horizonFlag{&cc.ArchiveAfter}).Set(envDefault(getenv, "HEPVAULT_ARCHIVE_AFTER", "0")); err != nil {
+		cc.envErr = fmt.Errorf("HEPVAULT_ARCHIVE_AFTER: %w", err)
+	}
+	fs.Var(horizonFlag{&cc.ArchiveAfter}, "archive-after",
+		"with --archive-db: move each day to the archive once all of it is older than this, in days or hours (30d) (env HEPVAULT_ARCHIVE_AFTER)")
+}
+
+// check says what is wrong with the cluster flags, given --retention.
+func (cc clusterConfig) check(retention time.Duration) error {
+	switch {
+	case cc.envErr != nil:
+		return usageError{cc.envErr}
+	case cc.ArchiveDB != "" && cc.ArchiveAfter <= 0:
+		return usagef("--archive-db needs --archive-after: how old a day must be to move, e.g. 30d")
+	case cc.ArchiveDB == "" && cc.ArchiveAfter > 0:
+		return usagef("--archive-after needs --archive-db: the database days move to")
+	case cc.ArchiveDB != "" && !validDSN(cc.ArchiveDB):
+		return usagef("--archive-db: not a PostgreSQL DSN (postgres://user@host:port/database or key=value pairs)")
+	case cc.ArchiveDB != "" && retention > 0 && cc.ArchiveAfter >= retention:
+		return usagef("--archive-after (%s) must be shorter than --retention (%s): days past the retention are dropped, not archived",
+			horizonFlag{&cc.ArchiveAfter}, horizonFlag{&retention})
+	}
+	return nil
+}
+
+func validDSN(dsn string) bool {
+	_, err := pgx.ParseConfig(dsn)
+	return err == nil
+}
+
+// startArchiver puts the moving of old days under the leader.
+func (s *server) startArchiver() error {
+	if s.cfg.Cluster.ArchiveDB == "" {
+		return nil
+	}
+	a, err := store.NewArchiver(s.db, store.ArchiveConfig{
+		DSN: s.cfg.Cluster.ArchiveDB, After: s.cfg.Cluster.ArchiveAfter, Horizon: s.cfg.Retention.Horizon, Logger: s.log,
+	})
+	if err != nil {
+		return usageError{fmt.Errorf("--archive-db: %w", err)}
+	}
+	s.archiver = a
+	s.leader.Every("archive", time.Hour, func(ctx context.Context, now time.Time) error {
+		_, err := a.MoveExpired(ctx, now)
+		return err
+	})
+	return nil
 }
 
 // readStore answers the API's queries from the replica, and says whether
@@ -108,6 +163,16 @@ func clusterFamilies(src metricSources) prometheus.Collector {
 				}),
 			counterOf("hepvault_leader_terms_total", "Times this process became leader.", nil,
 				func(sample func(float64, ...string)) { sample(float64(l.Stats().Terms)) }),
+		)
+	}
+	if a := src.archiver; a != nil {
+		fs = append(fs,
+			counterOf("hepvault_archive_moved_partitions_total", "Day partitions this process moved to the archive database (as leader).", nil,
+				func(sample func(float64, ...string)) { sample(float64(a.Stats().Moved)) }),
+			counterOf("hepvault_archive_dropped_partitions_total", "Archived day partitions this process dropped in the archive, past the retention.", nil,
+				func(sample func(float64, ...string)) { sample(float64(a.Stats().Dropped)) }),
+			gaugeOf("hepvault_archive_last_move_seconds", "How long the last move of a day to the archive took (copy, verification and swap).", nil,
+				func(sample func(float64, ...string)) { sample(a.Stats().LastTook.Seconds()) }),
 		)
 	}
 	return fs

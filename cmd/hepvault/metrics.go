@@ -31,6 +31,7 @@ type metricSources struct {
 	writes        *writeMetrics
 	retention     *store.Retention // nil: no retention series
 	leader        *store.Leader    // nil: no leader series
+	archiver      *store.Archiver  // nil: no archive series
 }
 
 // newMetricsRegistry returns the registry /metrics serves.

@@ -82,6 +82,9 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	if cfg.Retention.envErr != nil {
 		return usageError{cfg.Retention.envErr}
 	}
+	if err := cfg.Cluster.check(cfg.Retention.Horizon); err != nil {
+		return err
+	}
 	tuneGC(getenv)
 	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
@@ -118,8 +121,10 @@ type server struct {
 	leader *store.Leader
 	// readDB, with --db-read, is the replica the API reads from.
 	readDB *store.DB
-	http   *http.Server
-	httpLn net.Listener
+	// archiver, with --archive-db, moves old days to the archive.
+	archiver *store.Archiver
+	http     *http.Server
+	httpLn   net.Listener
 
 	writerDone chan error
 	cancelBg   context.CancelFunc
@@ -194,6 +199,9 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	s.leader.Every("partitions", time.Hour, s.db.EnsurePartitions)
 	s.leader.Go("retention", s.retention.Run)
 	s.leader.Go("statistics", s.keepStats)
+	if err = s.startArchiver(); err != nil {
+		return nil, err
+	}
 	s.leaderDone = make(chan struct{})
 	go func() {
 		defer close(s.leaderDone)
@@ -216,7 +224,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 
 	reg := newMetricsRegistry(metricSources{
 		col: s.col, writer: s.writer, spool: s.spool, spoolMaxBytes: cfg.SpoolMaxBytes, writes: writes,
-		retention: s.retention, leader: s.leader,
+		retention: s.retention, leader: s.leader, archiver: s.archiver,
 	})
 	handler := api.New(s.readStore(), metricsHandler(reg, log), log)
 	if s.readDB != nil {
@@ -296,6 +304,9 @@ func (s *server) closeStorage() {
 	}
 	if s.readDB != nil {
 		s.readDB.Close()
+	}
+	if s.archiver != nil {
+		s.archiver.Close()
 	}
 	closeStorage(s.db, s.pg, s.log)
 }
