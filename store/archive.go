@@ -24,13 +24,13 @@ import (
 //     main one) and gets the day's partition, made as the writer makes
 //     one.
 //  2. The day's blocks are copied in one stream (COPY ... TO STDOUT on the
-//     main database into COPY ... FROM STDIN on the archive, in text form:
-//     packet_v1's binary form names its type's OID, which differs between
-//     databases), in one transaction there, with the archive's partition
-//     emptied first, so an interrupted copy leaves nothing behind.
+//     main database into COPY ... FROM STDIN on the archive, in binary:
+//     archive_copy.go), in one transaction there, with the archive's
+//     partition emptied first, so an interrupted copy leaves nothing
+//     behind.
 //  3. Verified: the number of blocks and of packets, and a checksum of
-//     every block's text, read in the copy's snapshot here and after the
-//     commit there, must agree.
+//     every block, taken from the stream as it was sent and read back
+//     from the archive after the commit, must agree.
 //  4. Swapped, in one transaction here: the local partition is locked
 //     against late writes and counted again (blocks are only ever
 //     added, so the same count is the same blocks), detached and dropped,
@@ -226,19 +226,12 @@ func (a *Archiver) moveExpired(ctx context.Context, now time.Time) (int, error) 
 var errDayChanged = errors.New("store: archive: the day took new packets while it was copied; moving it again at the next run")
 
 // dayChecksum is what a copy is verified by: blocks, packets, and the sum
-// of the first 64 bits of each block's md5 (order-free, so each side sums
-// as it reads).
+// of a 64-bit hash of each block (blockChecksumSQL; order-free, so each
+// side sums as it reads).
 type dayChecksum struct {
 	blocks, packets int64
 	sum             string
 }
-
-// checksumSQL reads the checksum of a day table; the session settings
-// that shape a row's text are set by sessionForChecksum.
-const checksumSQL = `SELECT count(*), coalesce(sum(b.count), 0)::bigint,
-	coalesce(sum(('x' || left(md5(b::text), 16))::bit(64)::bigint::numeric), 0)::text FROM `
-
-const sessionForChecksum = `SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL bytea_output = 'hex'`
 
 const blockColumns = `first_at, first_id, last_at, count, format, terms, packets`
 
@@ -280,12 +273,7 @@ func (a *Archiver) MoveDay(ctx context.Context, d time.Time) error {
 		return err
 	}
 	var got dayChecksum
-	err = pgx.BeginFunc(ctx, a.arch.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, sessionForChecksum); err != nil {
-			return err
-		}
-		return tx.QueryRow(ctx, checksumSQL+name+` b`).Scan(&got.blocks, &got.packets, &got.sum)
-	})
+	err = a.arch.pool.QueryRow(ctx, blockChecksumSQL+name+` b`).Scan(&got.blocks, &got.packets, &got.sum)
 	if err != nil {
 		return interpretError("archive: verify "+name, err)
 	}
@@ -346,10 +334,18 @@ func (a *Archiver) MoveDay(ctx context.Context, d time.Time) error {
 }
 
 // copyDay streams the blocks of table name into the archive's table of
-// the same name, emptied first, and returns the checksum of what it sent,
-// read in the same snapshot.
+// the same name, emptied first, in binary (archive_copy.go), and returns
+// the checksum of what it sent.
 func (a *Archiver) copyDay(ctx context.Context, name string) (dayChecksum, error) {
 	var sent dayChecksum
+	fromOID, err := a.db.packetTypeOID(ctx)
+	if err != nil {
+		return sent, interpretError("archive: copy "+name, err)
+	}
+	toOID, err := a.arch.packetTypeOID(ctx)
+	if err != nil {
+		return sent, interpretError("archive: copy "+name, err)
+	}
 	src, err := a.db.pool.Acquire(ctx)
 	if err != nil {
 		return sent, interpretError("archive: copy "+name, err)
@@ -360,33 +356,35 @@ func (a *Archiver) copyDay(ctx context.Context, name string) (dayChecksum, error
 		return sent, interpretError("archive: copy "+name, err)
 	}
 	defer dst.Release()
-
-	stx, err := src.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return sent, interpretError("archive: copy "+name, err)
-	}
-	defer stx.Rollback(context.WithoutCancel(ctx))
-	if _, err := stx.Exec(ctx, sessionForChecksum); err != nil {
-		return sent, interpretError("archive: copy "+name, err)
-	}
-	if err := stx.QueryRow(ctx, checksumSQL+name+` b`).Scan(&sent.blocks, &sent.packets, &sent.sum); err != nil {
-		return sent, interpretError("archive: checksum "+name, err)
-	}
 	err = pgx.BeginFunc(ctx, dst, func(dtx pgx.Tx) error {
 		if _, err := dtx.Exec(ctx, `TRUNCATE `+name); err != nil {
 			return err
 		}
-		pr, pw := io.Pipe()
-		out := make(chan error, 1)
+		fromR, fromW := io.Pipe()
+		toR, toW := io.Pipe()
+		readErr, rewriteErr := make(chan error, 1), make(chan error, 1)
 		go func() {
-			_, err := stx.Conn().PgConn().CopyTo(ctx, pw, `COPY (SELECT `+blockColumns+` FROM `+name+`) TO STDOUT`)
-			pw.CloseWithError(err)
-			out <- err
+			_, err := src.Conn().PgConn().CopyTo(ctx, fromW, `COPY (SELECT `+blockColumns+` FROM `+name+`) TO STDOUT (FORMAT binary)`)
+			fromW.CloseWithError(err)
+			readErr <- err
 		}()
-		_, err := dtx.Conn().PgConn().CopyFrom(ctx, pr, `COPY `+name+` (`+blockColumns+`) FROM STDIN`)
-		pr.CloseWithError(errCopyAborted) // unblocks the reader side if CopyFrom stopped early
-		if oerr := <-out; oerr != nil && !errors.Is(oerr, errCopyAborted) {
-			return fmt.Errorf("read the day: %w", oerr)
+		go func() {
+			var err error
+			sent, err = copyBlocks(toW, fromR, fromOID, toOID)
+			if err != nil {
+				fromR.CloseWithError(errCopyAborted) // the reader stops too
+			}
+			toW.CloseWithError(err)
+			rewriteErr <- err
+		}()
+		_, err := dtx.Conn().PgConn().CopyFrom(ctx, toR, `COPY `+name+` (`+blockColumns+`) FROM STDIN (FORMAT binary)`)
+		toR.CloseWithError(errCopyAborted) // the others stop if this stopped early
+		rerr, werr := <-readErr, <-rewriteErr
+		switch {
+		case rerr != nil && !errors.Is(rerr, errCopyAborted):
+			return fmt.Errorf("read the day: %w", rerr)
+		case werr != nil && !errors.Is(werr, errCopyAborted):
+			return werr
 		}
 		return err
 	})

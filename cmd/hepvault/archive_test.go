@@ -118,7 +118,12 @@ func TestArchive_DayMovesAndAnswersStay(t *testing.T) {
 	s2 := startTestServerWith(t, func(c *serveConfig) {
 		c.DB, c.Cluster.ArchiveDB, c.Cluster.ArchiveAfter = primary, archive.DSN(), 24*time.Hour
 	})
-	waitUntil(t, 30*time.Second, "the old day moved", func() bool { return s2.archiver.Stats().Moved == 1 })
+	waitUntil(t, 30*time.Second, "the old day moved", func() bool {
+		if st := s2.archiver.Stats(); st.Err != "" {
+			t.Fatalf("moving the old day failed: %s", st.Err)
+		}
+		return s2.archiver.Stats().Moved == 1
+	})
 	t.Logf("moved the day of %d packets in %.3f s", len(hep3), s2.archiver.Stats().LastTook.Seconds())
 	if kind := sqlText(primary, `SELECT relkind::text FROM pg_class WHERE relname = '`+oldDay+`'`); kind != "f" {
 		t.Fatalf("unexpected kind of %s after the move; got %q; want a foreign table", oldDay, kind)
