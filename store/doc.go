@@ -7,6 +7,12 @@
 // (query_blocks.go). It drops whole days past a retention horizon or when
 // the disk runs short (retention.go). It does not parse SIP: a packet's fields are stored as
 // the collector extracted them.
+//
+// Beyond one process and one database: several hepvault processes may
+// share a database, one of them leading the store-wide jobs (leader.go);
+// queries may read a streaming replica (Config.ReadOnly, replica.go); and
+// days past a bound may move to an archive database, queried through
+// postgres_fdw foreign partitions (archive.go).
 // It is the only package that speaks SQL; pgx errors become the root error
 // kinds (hepvault.ErrUnavailable, ...) at this boundary.
 package store
