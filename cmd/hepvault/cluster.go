@@ -165,6 +165,18 @@ func clusterFamilies(src metricSources) prometheus.Collector {
 				func(sample func(float64, ...string)) { sample(float64(l.Stats().Terms)) }),
 		)
 	}
+	if r := src.readDB; r != nil {
+		fs = append(fs,
+			gaugeOf("hepvault_replica_lag_seconds", "How far the replica the queries read (--db-read) lags behind the primary: 0 when it has replayed all the primary sent (absent while it does not answer).", nil,
+				func(sample func(float64, ...string)) {
+					ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+					defer cancel()
+					if lag, err := r.ReplicaLag(ctx); err == nil {
+						sample(lag.Seconds())
+					}
+				}),
+		)
+	}
 	if a := src.archiver; a != nil {
 		fs = append(fs,
 			counterOf("hepvault_archive_moved_partitions_total", "Day partitions this process moved to the archive database (as leader).", nil,

@@ -32,6 +32,7 @@ type metricSources struct {
 	retention     *store.Retention // nil: no retention series
 	leader        *store.Leader    // nil: no leader series
 	archiver      *store.Archiver  // nil: no archive series
+	readDB        *store.DB        // nil: no replica series
 }
 
 // newMetricsRegistry returns the registry /metrics serves.

@@ -119,6 +119,10 @@ func TestReplica_QueriesReadFromIt(t *testing.T) {
 		return code == http.StatusOK && h.Replica == "up" && *h.ReplicaLagS <= 1
 	})
 
+	if m := getBody(t, s.url("/metrics")); !bytes.Contains(m, []byte("\nhepvault_replica_lag_seconds ")) {
+		t.Fatal("/metrics lacks hepvault_replica_lag_seconds")
+	}
+
 	// Caught up, it answers as the primary does: packets, a call, calls, statistics, pcap.
 	pcfg := store.DefaultConfig()
 	pcfg.DSN = primary.DSN()

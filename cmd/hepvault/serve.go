@@ -224,7 +224,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 
 	reg := newMetricsRegistry(metricSources{
 		col: s.col, writer: s.writer, spool: s.spool, spoolMaxBytes: cfg.SpoolMaxBytes, writes: writes,
-		retention: s.retention, leader: s.leader, archiver: s.archiver,
+		retention: s.retention, leader: s.leader, archiver: s.archiver, readDB: s.readDB,
 	})
 	handler := api.New(s.readStore(), metricsHandler(reg, log), log)
 	if s.readDB != nil {
