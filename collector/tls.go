@@ -26,8 +26,9 @@ type TLSFiles struct {
 // last loaded from their files. Reload reads the files again; handshakes
 // begun after it use what it loaded, those under way finish with the old.
 type TLSCerts struct {
-	files TLSFiles
-	cur   atomic.Pointer[tlsLoaded]
+	files  TLSFiles
+	cur    atomic.Pointer[tlsLoaded]
+	server *tls.Config // asks cur for the config at each handshake
 }
 
 type tlsLoaded struct {
@@ -45,6 +46,12 @@ func LoadTLS(files TLSFiles) (*TLSCerts, error) {
 	c := &TLSCerts{files: files}
 	if err := c.Reload(); err != nil {
 		return nil, err
+	}
+	c.server = &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return c.cur.Load().config, nil
+		},
 	}
 	return c, nil
 }
@@ -89,16 +96,6 @@ func (c *TLSCerts) Leaf() *x509.Certificate { return c.cur.Load().leaf }
 
 // Mutual says whether agents must present a certificate.
 func (c *TLSCerts) Mutual() bool { return c.files.ClientCA != "" }
-
-// serverConfig asks for the current certificates at each handshake.
-func (c *TLSCerts) serverConfig() *tls.Config {
-	return &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-			return c.cur.Load().config, nil
-		},
-	}
-}
 
 // TLSFailure says why a TLS handshake failed.
 type TLSFailure uint8
@@ -194,7 +191,7 @@ func (c *Collector) listenTLS(ctx context.Context) error {
 // stalls holds up nobody else. A failure is counted and logged at a
 // bounded rate; the caller closes the connection.
 func (c *Collector) handshake(raw net.Conn) (*tls.Conn, bool) {
-	conn := tls.Server(raw, c.cfg.TLS.serverConfig())
+	conn := tls.Server(raw, c.cfg.TLS.server)
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.TLSHandshakeTimeout)
 	defer cancel()
 	_ = raw.SetDeadline(time.Now().Add(c.cfg.TLSHandshakeTimeout))
