@@ -273,3 +273,21 @@ func TestLoadTLS_Failure(t *testing.T) {
 	f("key of another certificate", func(fs *TLSFiles) { _, fs.Key = s.client.Write(t, s.dir, "client") })
 	f("client CA without a certificate", func(fs *TLSFiles) { fs.ClientCA = fs.Key })
 }
+
+// TLS connections are TCP connections: the allow list refuses them before
+// any handshake.
+func TestCollector_TLSAllowList(t *testing.T) {
+	s := newTLSSetup(t, true)
+	l, _ := ParseAllowList("192.0.2.0/24")
+	c := startTLSCollector(t, s, func(cfg *Config) { cfg.Allow = l })
+	_, err := tls.Dial("tcp", c.TLSAddr().String(), s.clientConfig(&s.client))
+	if err == nil {
+		t.Fatal("TLS connection from a source not allowed was accepted")
+	}
+	if n := c.Metrics().ConnClosed(ConnNotAllowed); n != 1 {
+		t.Fatalf("unexpected not_allowed count; got %d; want 1", n)
+	}
+	if n := c.Metrics().TLSHandshakes(); n != 0 {
+		t.Fatalf("unexpected handshakes with a refused source; got %d; want 0", n)
+	}
+}
