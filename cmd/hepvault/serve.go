@@ -144,6 +144,11 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 			s.closeStorage()
 		}
 	}()
+	// A certificate that does not load stops hepvault before the database
+	// (perhaps an embedded one to start) is touched.
+	if s.tls, err = cfg.TLS.load(); err != nil {
+		return nil, err
+	}
 	var dbPending bool
 	if dbPending, err = s.openDatabase(ctx); err != nil {
 		return nil, err
@@ -160,10 +165,6 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		return nil, err
 	}
 	ccfg.AuthKey = []byte(cfg.HEPAuthKey)
-	if s.tls, err = cfg.TLS.load(); err != nil {
-		s.httpLn.Close()
-		return nil, err
-	}
 	ccfg.TLSAddr, ccfg.TLS = cfg.TLS.Addr, s.tls
 	s.col = collector.New(ccfg)
 	if err = s.col.Start(ctx); err != nil {
