@@ -2,6 +2,10 @@
 // flow, statistics, health and metrics. It reads through the small Store interface and
 // never imports the collector.
 //
+// GET /api/v1/openapi.json serves openapi.json, the OpenAPI 3 description
+// of every route, embedded; a route is described there and only there, and
+// openapi_test.go holds it to the routes served and their real answers.
+//
 // It also serves the web page, at / with its assets under /ui/ (web.go):
 // static files embedded from web/, plain JavaScript that asks the API above
 // for everything it shows, as any other client does.

@@ -47,6 +47,7 @@ func New(store Store, metrics http.Handler, log *slog.Logger) *Server {
 	e.GET("/api/v1/calls", s.handleCalls)
 	e.GET("/api/v1/calls/:call_id", s.handleCall)
 	e.GET("/api/v1/stats", s.handleStats)
+	e.GET("/api/v1/openapi.json", s.handleOpenAPI)
 	for path := range webPaths {
 		e.GET(path, s.handleWeb)
 	}
