@@ -161,3 +161,55 @@ func lower(s string) string {
 	}
 	return string(b)
 }
+
+// AORUser is the user part of a participant's address of record
+// ("sip:+49 30 123@example.com" gives "+49 30 123"; a tel: URI its
+// number), for matching it against the users of a call.
+func AORUser(aor string) string {
+	s := aor
+	if i := indexByte(s, '<'); i >= 0 {
+		s = s[i+1:]
+		if j := indexByte(s, '>'); j >= 0 {
+			s = s[:j]
+		}
+	}
+	for _, scheme := range []string{"sips:", "sip:", "tel:"} {
+		if len(s) >= len(scheme) && lower(s[:len(scheme)]) == scheme {
+			s = s[len(scheme):]
+			if scheme == "tel:" {
+				if i := indexByte(s, ';'); i >= 0 {
+					s = s[:i]
+				}
+				return s
+			}
+			break
+		}
+	}
+	at := -1
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '@' {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
+		return ""
+	}
+	s = s[:at]
+	if i := indexByte(s, ':'); i >= 0 {
+		s = s[:i] // user:password
+	}
+	if i := indexByte(s, ';'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+func indexByte(s string, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
