@@ -317,4 +317,3 @@ func TestRecordings_BadMetadata(t *testing.T) {
 		t.Fatalf("unexpected metadata errors; got %q %d; want the XML reason, 2 (the INVITE in and out of the proxy)", reason, count)
 	}
 }
-
