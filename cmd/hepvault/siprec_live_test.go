@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,7 +29,7 @@ type siprecCall struct {
 	callee    string   // the user called
 	linkBy    string   // what the recording's metadata names the call by: call-id, session-id, participants; "" unrecorded
 	aors      []string // the participants the metadata names, the supervisor of the update last
-	gap       string   // "" or why the call is a gap: unrecorded, ended_early
+	gap       string   // "" or why the call is a gap: unrecorded, ended_early (as the API names them)
 }
 
 // runSIPREC runs the SIPREC scenario through Kamailio k, its HEP going to
@@ -166,4 +167,66 @@ func TestLive_SIPREC(t *testing.T) {
 	msgs := livetest.ReadSIP(t, run.wire, port)
 	checkSameMessages(t, s, stored, msgs)
 	step("stored")
+	checkSIPREC(t, s, run, msgs)
+	step("recordings checked")
+}
+
+// checkSIPREC asks `hepvault recordings` and `recordings gaps` for the
+// run's window: each recording session the SRC opened (the Call-IDs of the
+// wire's INVITEs with Require: siprec, read by tshark as any INVITE)
+// found, linked to the call it recorded by what its metadata gave, with
+// the participants the SRC sent; the unrecorded call and the one recorded
+// only in part are the gaps.
+func checkSIPREC(t *testing.T, s *server, run siprecRun, wire []livetest.Message) {
+	t.Helper()
+	calls := map[string]siprecCall{}
+	for _, c := range run.calls {
+		calls[c.callID] = c
+	}
+	srcDialogs := map[string]bool{}
+	for _, m := range wire {
+		if m.Method == "INVITE" && calls[m.CallID].callID == "" {
+			srcDialogs[m.CallID] = true
+		}
+	}
+	from := wire[0].Time.Add(-time.Second).Format(time.RFC3339Nano)
+	to := wire[len(wire)-1].Time.Add(time.Second).Format(time.RFC3339Nano)
+	recs, gaps := recordingsOf(t, s, from, to)
+	if len(recs) != len(srcDialogs) || len(recs) != 3 {
+		t.Fatalf("unexpected recordings; got %d; want the %d recording dialogs of the wire", len(recs), len(srcDialogs))
+	}
+	linked := map[string]bool{}
+	for _, r := range recs {
+		if !srcDialogs[r.CallID] {
+			t.Fatalf("recording %s is not a recording dialog of the wire", r.CallID)
+		}
+		if len(r.RecordedCallIDs) != 1 {
+			t.Fatalf("recording %s: unexpected recorded calls %q; want one", r.CallID, r.RecordedCallIDs)
+		}
+		c, ok := calls[r.RecordedCallIDs[0]]
+		wantBy := map[string]string{"call-id": "call_id", "session-id": "session_id", "participants": "participants"}[c.linkBy]
+		if !ok || r.LinkedBy != wantBy || linked[c.callID] {
+			t.Fatalf("recording %s: unexpected link to %q by %q; want a recorded call of the run, each once, by %s", r.CallID, r.RecordedCallIDs, r.LinkedBy, c.linkBy)
+		}
+		linked[c.callID] = true
+		var aors []string
+		for _, p := range r.Participants {
+			aors = append(aors, p.AOR)
+		}
+		if strings.Join(aors, " ") != strings.Join(c.aors, " ") || r.State != "ended" {
+			t.Fatalf("recording %s of %s: unexpected participants %q, state %s; want %q, ended", r.CallID, c.callID, aors, r.State, c.aors)
+		}
+	}
+	got := map[string]string{}
+	for _, g := range gaps {
+		got[g.CallID] = g.Reason
+	}
+	for _, c := range run.calls {
+		if got[c.callID] != c.gap {
+			t.Fatalf("call %s: unexpected gap %q; want %q", c.callID, got[c.callID], c.gap)
+		}
+	}
+	if len(gaps) != 2 {
+		t.Fatalf("unexpected gaps %v; want 2", got)
+	}
 }
