@@ -93,6 +93,7 @@ func TestRecordings_CLI(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("hepvault recordings:\n%s", text)
 	text, errOut, err = runRecordingsCmd("gaps", "--server", s.url(""), "--from", from, "--to", to)
 	if err != nil {
 		t.Fatalf("recordings gaps: %v\n%s", err, errOut)
@@ -105,7 +106,7 @@ func TestRecordings_CLI(t *testing.T) {
 	if !strings.Contains(text, "2 calls not recorded to their end") {
 		t.Fatalf("unexpected gaps table:\n%s", text)
 	}
-	t.Logf("hepvault recordings:\n%s", text)
+	t.Logf("hepvault recordings gaps:\n%s", text)
 
 	if _, _, err := runRecordingsCmd("gaps", "--server", s.url(""), "--from", from); err == nil {
 		t.Fatal("recordings gaps without --to: no error")
