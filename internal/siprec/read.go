@@ -45,12 +45,32 @@ type Message struct {
 // request may be a recording-session request worth Read: an INVITE or
 // UPDATE whose body is multipart or metadata, or whose Contact carries
 // +sip.src.
+//
+// It is asked of every request the writer stores, so it only compares
+// prefixes and looks for '+' in the Contact.
 func Candidate(method, contentType, contact string) bool {
 	if method != "INVITE" && method != "UPDATE" {
 		return false
 	}
-	return containsFold(contentType, "multipart/") || containsFold(contentType, "rs-metadata") ||
-		containsFold(contact, "+sip.src")
+	ct := strings.TrimLeft(contentType, " \t")
+	if hasPrefixFold(ct, "multipart/") || hasPrefixFold(ct, MetadataType) {
+		return true
+	}
+	for i := strings.IndexByte(contact, '+'); i >= 0; {
+		if hasPrefixFold(contact[i:], "+sip.src") {
+			return true
+		}
+		j := strings.IndexByte(contact[i+1:], '+')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // Read reads the headers and body of the SIP message raw (RFC 3261 §7).

@@ -205,3 +205,17 @@ func TestCandidate(t *testing.T) {
 	f("INVITE", "application/sdp", "<sip:a@h>", false)
 	f("BYE", "multipart/mixed;boundary=x", "", false)
 }
+
+func TestCandidate_More(t *testing.T) {
+	f := func(ct, contact string, want bool) {
+		t.Helper()
+		if got := Candidate("INVITE", ct, contact); got != want {
+			t.Fatalf("unexpected Candidate(INVITE, %q, %q); got %v; want %v", ct, contact, got, want)
+		}
+	}
+	f(" Multipart/Mixed; boundary=x", "", true)
+	f("APPLICATION/RS-METADATA+XML", "", true)
+	f("application/sdp", "<sip:src@h>;+sip.instance=\"x\";+SIP.SRC", true)
+	f("application/sdp", "<sip:+4930@h>;+sip.instance=\"x\"", false)
+	f("text/plain; x=multipart/mixed", "", false)
+}
