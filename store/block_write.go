@@ -237,7 +237,8 @@ func (db *DB) insertBlocks(ctx context.Context, conn *pgx.Conn, blocks []block, 
 			p.SendQueryPrepared(insertStatsName, [][]byte{r.minute[:], []byte(r.dim), r.keys, r.counts}, oneBinary, nil)
 		}
 		for i := range st.recordings {
-			p.SendQueryParams(insertRecording, st.recordings[i].params(), nil, nil, nil)
+			values, oids, formats := st.recordings[i].params()
+			p.SendQueryParams(insertRecording, values, oids, formats, nil)
 		}
 	}
 	if begin {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -57,17 +58,28 @@ const insertRecording = `INSERT INTO recording_messages
 (call_id, captured_at, packet_id, method, cseq, session_id, metadata, error)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`
 
-// recordingParams are r's parameters of insertRecording, in text format.
-func (r *recordingRow) params() [][]byte {
+// params are r's parameters of insertRecording with their types and
+// formats: the capture time in binary, as the blocks hold it, so that any
+// time a block takes this row takes too; the rest as text.
+func (r *recordingRow) params() (values [][]byte, oids []uint32, formats []int16) {
 	opt := func(s string) []byte {
 		if s == "" {
 			return nil
 		}
 		return []byte(s)
 	}
-	return [][]byte{
-		[]byte(r.callID), []byte(r.capturedAt.UTC().Format(time.RFC3339Nano)),
-		strconv.AppendInt(nil, r.id, 10), []byte(r.method), strconv.AppendUint(nil, uint64(r.cseq), 10),
-		opt(r.sessionID), r.metadata, opt(r.err),
+	at := binary.BigEndian.AppendUint64(nil, uint64(r.capturedAt.UnixMicro()-pgEpoch))
+	values = [][]byte{
+		[]byte(r.callID), at, strconv.AppendInt(nil, r.id, 10), []byte(r.method),
+		strconv.AppendUint(nil, uint64(r.cseq), 10), opt(r.sessionID), r.metadata, opt(r.err),
 	}
+	return values, recordingOIDs, recordingFormats
 }
+
+var (
+	recordingOIDs    = []uint32{oidText, oidTimestamptz, oidInt8, oidText, oidInt8, oidText, oidJSONB, oidText}
+	recordingFormats = []int16{0, 1, 0, 0, 0, 0, 0, 0}
+)
+
+// oidJSONB is PostgreSQL's jsonb type.
+const oidJSONB = 3802

@@ -207,7 +207,7 @@ FROM recording_messages WHERE call_id = ANY($1) ORDER BY call_id, captured_at, p
 	out := make([]*Recording, len(starts))
 	for i, s := range starts {
 		ms := byID[s.callID]
-		if len(ms) == 0 || ms[0].pos != s.pos {
+		if len(ms) == 0 || comparePositions(ms[0].pos, s.pos) != 0 {
 			continue
 		}
 		r := &Recording{CallID: s.callID, first: s.pos}

@@ -317,3 +317,46 @@ func TestRecordings_BadMetadata(t *testing.T) {
 		t.Fatalf("unexpected metadata errors; got %q %d; want the XML reason, 2 (the INVITE in and out of the proxy)", reason, count)
 	}
 }
+
+// TestRecordings_HostileInput writes a batch of recording INVITEs of the
+// capture made hostile (bytes PostgreSQL text cannot hold in the Call-ID,
+// a NUL in the metadata, a body cut inside a part, invalid UTF-8 in a
+// participant's name): the batch is stored whole, each request once.
+func TestRecordings_HostileInput(t *testing.T) {
+	db, dsn := openDSN(t)
+	ctx := context.Background()
+	var invite hepvault.Packet
+	for _, p := range siprecPackets(t) {
+		if p.Method == "INVITE" && strings.Contains(string(p.Raw), "rs-metadata+xml") {
+			invite = p
+			break
+		}
+	}
+	edits := []func(p *hepvault.Packet){
+		func(p *hepvault.Packet) { p.CallID = "bad\xff\x00id" },
+		func(p *hepvault.Packet) { p.Raw = []byte(strings.Replace(string(p.Raw), "<name", "\x00<name", 1)) },
+		func(p *hepvault.Packet) { p.Raw = p.Raw[:len(p.Raw)*3/4] },
+		func(p *hepvault.Packet) { p.Raw = []byte(strings.Replace(string(p.Raw), "SIPp caller", "SIPp \xff\xfe caller", 1)) },
+		func(p *hepvault.Packet) { p.Raw = []byte(strings.Replace(string(p.Raw), "<name", "<name>&#0;</name><name", 1)) },
+	}
+	var pkts []hepvault.Packet
+	for i, edit := range edits {
+		p := invite
+		p.ID = invite.ID + int64(i+1)*1000
+		p.Raw = append([]byte(nil), invite.Raw...)
+		edit(&p)
+		pkts = append(pkts, p)
+	}
+	if err := store.NewWriter(db, store.DefaultWriterConfig()).WriteBatch(ctx, pkts); err != nil {
+		t.Fatal(err)
+	}
+	var stored, rows, errs int
+	if err := queryRow(t, dsn, `SELECT (SELECT count(*) FROM packets), (SELECT count(*) FROM recording_messages),
+		(SELECT count(*) FROM recording_messages WHERE error IS NOT NULL)`).Scan(&stored, &rows, &errs); err != nil {
+		t.Fatal(err)
+	}
+	if stored != len(pkts) || rows != len(pkts) || errs != 4 {
+		t.Fatalf("unexpected store; got %d packets, %d recording rows, %d with an error; want %d, %d, 4 (NUL, cut, invalid UTF-8, &#0;: not XML)",
+			stored, rows, errs, len(pkts), len(pkts))
+	}
+}
