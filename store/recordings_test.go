@@ -336,8 +336,12 @@ func TestRecordings_HostileInput(t *testing.T) {
 		func(p *hepvault.Packet) { p.CallID = "bad\xff\x00id" },
 		func(p *hepvault.Packet) { p.Raw = []byte(strings.Replace(string(p.Raw), "<name", "\x00<name", 1)) },
 		func(p *hepvault.Packet) { p.Raw = p.Raw[:len(p.Raw)*3/4] },
-		func(p *hepvault.Packet) { p.Raw = []byte(strings.Replace(string(p.Raw), "SIPp caller", "SIPp \xff\xfe caller", 1)) },
-		func(p *hepvault.Packet) { p.Raw = []byte(strings.Replace(string(p.Raw), "<name", "<name>&#0;</name><name", 1)) },
+		func(p *hepvault.Packet) {
+			p.Raw = []byte(strings.Replace(string(p.Raw), "SIPp caller", "SIPp \xff\xfe caller", 1))
+		},
+		func(p *hepvault.Packet) {
+			p.Raw = []byte(strings.Replace(string(p.Raw), "<name", "<name>&#0;</name><name", 1))
+		},
 	}
 	var pkts []hepvault.Packet
 	for i, edit := range edits {
