@@ -26,6 +26,10 @@ const (
 	linkAfter  = 5 * time.Second
 )
 
+// maxSessionIDReads caps how many candidate calls a recording reads to
+// compare their Session-ID headers with its sipSessionIDs.
+const maxSessionIDReads = 32
+
 // GapTolerance is how much earlier than its call a recording may end
 // before the call counts as a gap: the SRC's BYE and the call's cross.
 const GapTolerance = 2 * time.Second
@@ -323,8 +327,22 @@ func (db *DB) linkRecording(ctx context.Context, r *Recording, st *siprec.State)
 			cands = append(cands, c)
 		}
 	}
+	both := func(c *callflow.Call) bool {
+		return users[hepvault.UserKey(c.FromUser)] && (users[hepvault.UserKey(c.ToUser)] || users[hepvault.UserKey(c.RURIUser)])
+	}
 	if len(sids) > 0 {
-		for _, c := range cands {
+		// A call's Session-ID is in its raw INVITE: read the calls whose
+		// users are participants first, and at most maxSessionIDReads.
+		slices.SortStableFunc(cands, func(a, b callflow.Call) int {
+			if both(&a) == both(&b) {
+				return 0
+			}
+			if both(&a) {
+				return -1
+			}
+			return 1
+		})
+		for _, c := range cands[:min(len(cands), maxSessionIDReads)] {
 			pkts, err := db.Call(ctx, c.CallID)
 			if err != nil {
 				return err
@@ -337,8 +355,7 @@ func (db *DB) linkRecording(ctx context.Context, r *Recording, st *siprec.State)
 	}
 	var best *callflow.Call
 	for i, c := range cands {
-		if users[hepvault.UserKey(c.FromUser)] && (users[hepvault.UserKey(c.ToUser)] || users[hepvault.UserKey(c.RURIUser)]) &&
-			(best == nil || c.StartedAt.After(best.StartedAt)) {
+		if both(&c) && (best == nil || c.StartedAt.After(best.StartedAt)) {
 			best = &cands[i]
 		}
 	}
