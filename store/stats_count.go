@@ -123,7 +123,9 @@ func (c *statCounts) add(p *hepvault.Packet) {
 	}
 	m.captures[p.CaptureID]++
 	m.pairs[addrPair{p.SrcIP, p.DstIP}]++
-	c.addRecording(p)
+	if p.Kind == hepvault.KindRequest && (p.Method == "INVITE" || p.Method == "UPDATE") {
+		c.addRecording(p) // the only requests that may be SIPREC's
+	}
 }
 
 // addPackets counts pkts.

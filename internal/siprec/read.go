@@ -52,9 +52,21 @@ func Candidate(method, contentType, contact string) bool {
 	if method != "INVITE" && method != "UPDATE" {
 		return false
 	}
-	ct := strings.TrimLeft(contentType, " \t")
-	if hasPrefixFold(ct, "multipart/") || hasPrefixFold(ct, MetadataType) {
-		return true
+	ct := contentType
+	for len(ct) > 0 && (ct[0] == ' ' || ct[0] == '\t') {
+		ct = ct[1:]
+	}
+	if len(ct) > 0 {
+		switch ct[0] | 0x20 { // lower case
+		case 'm':
+			if hasPrefixFold(ct, "multipart/") {
+				return true
+			}
+		case 'a':
+			if hasPrefixFold(ct, MetadataType) {
+				return true
+			}
+		}
 	}
 	for i := strings.IndexByte(contact, '+'); i >= 0; {
 		if hasPrefixFold(contact[i:], "+sip.src") {
