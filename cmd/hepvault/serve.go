@@ -41,6 +41,8 @@ type serveConfig struct {
 	Retention retentionConfig
 	// StatsRetention is how long statistics are kept (serve_stats.go).
 	StatsRetention time.Duration
+	// Seal says when days are sealed and with which key (seal.go).
+	Seal sealConfig
 }
 
 func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) error {
@@ -62,6 +64,7 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 		return fmt.Errorf("HEPVAULT_SPOOL_MAX_BYTES: %w", err)
 	}
 	addRetentionFlags(fs, getenv, &cfg.Retention)
+	addSealFlags(fs, getenv, &cfg.Seal)
 	fs.Var(bytesFlag{&cfg.SpoolMaxBytes}, "spool-max-bytes", "cap of the spool, e.g. 512M; past it batches are dropped and counted; 0 turns the spool off (env HEPVAULT_SPOOL_MAX_BYTES)")
 	statsRetention := fs.String("stats-retention", envDefault(getenv, "HEPVAULT_STATS_RETENTION", defaultStatsRetention),
 		"how long per-minute statistics are kept, e.g. 2y, 400d, 720h (env HEPVAULT_STATS_RETENTION)")
@@ -78,6 +81,9 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	}
 	if cfg.Retention.envErr != nil {
 		return usageError{cfg.Retention.envErr}
+	}
+	if _, err := cfg.Seal.storeConfig(); err != nil {
+		return err
 	}
 	tuneGC(getenv)
 	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
@@ -130,6 +136,10 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 			s.closeStorage()
 		}
 	}()
+	sealCfg, err := cfg.Seal.storeConfig()
+	if err != nil {
+		return nil, err
+	}
 	var dbPending bool
 	if dbPending, err = s.openDatabase(ctx); err != nil {
 		return nil, err
@@ -183,6 +193,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		s.cfg.StatsRetention, _ = parseStatsRetention(defaultStatsRetention)
 	}
 	go s.keepStats(bg)
+	go s.keepSeals(bg, sealCfg)
 	if dbPending {
 		s.awaitDone = make(chan struct{})
 		go func() {
