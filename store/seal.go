@@ -245,21 +245,19 @@ func (db *DB) sealDay(ctx context.Context, d time.Time, n int, now time.Time, ke
 		if next != n {
 			return nil // sealed meanwhile
 		}
-		var t treeBuilder
-		err := readDay(ctx, tx.Conn().PgConn(), d, true, func(b *dayBlock) error {
-			for i := range b.leaves {
-				t.add(b.leaves[i])
-			}
-			rows = append(rows, newSealBlock(b.key, n, b.leaves))
-			return nil
-		})
+		plan, err := listDay(ctx, tx.Conn(), d, true)
 		if err != nil {
 			return err
 		}
-		if n > 0 && len(rows) == 0 {
+		if n > 0 && len(plan) == 0 {
 			return nil
 		}
-		s.Count, s.Root = int64(t.n), t.root()
+		root, count, blocks, err := db.sealPlan(ctx, tx, d, n, plan)
+		if err != nil {
+			return err
+		}
+		rows = blocks
+		s.Count, s.Root = int64(count), root
 		s.sign(key)
 		_, err = tx.CopyFrom(ctx, pgx.Identifier{"seal_blocks"},
 			[]string{"first_at", "first_id", "day", "addendum", "count", "digest", "leaves"},
@@ -289,6 +287,51 @@ func (db *DB) sealDay(ctx context.Context, d time.Time, n int, now time.Time, ke
 	return s, ok, nil
 }
 
+// sealPlan reads the blocks of plan, in slices at once in tx's snapshot,
+// and returns their tree's root and size and their seal_blocks rows.
+func (db *DB) sealPlan(ctx context.Context, tx pgx.Tx, d time.Time, n int, plan []planBlock) (Hash, uint64, []sealBlock, error) {
+	if len(plan) == 0 {
+		return emptyRoot, 0, nil, nil
+	}
+	var snap string
+	if err := tx.QueryRow(ctx, `SELECT pg_export_snapshot()`).Scan(&snap); err != nil {
+		return Hash{}, 0, nil, err
+	}
+	cut := splitPlan(plan, db.readers())
+	parts := make([]*splitTree, len(cut))
+	rows := make([][]sealBlock, len(cut))
+	var start uint64
+	for i, c := range cut {
+		parts[i] = &splitTree{start: start}
+		for _, b := range plan[c.first : c.last+1] {
+			start += uint64(b.count)
+		}
+	}
+	err := db.readSlices(ctx, snap, d, true, plan, cut, func(i, at int, b *dayBlock) error {
+		if len(b.leaves) != plan[at].count {
+			return fmt.Errorf("%w: block (%s, %d) holds %d packets; its count says %d", errBadBlock,
+				b.key.at.Format(time.RFC3339Nano), b.key.id, len(b.leaves), plan[at].count)
+		}
+		for j := range b.leaves {
+			parts[i].add(b.leaves[j])
+		}
+		rows[i] = append(rows[i], newSealBlock(b.key, n, b.leaves))
+		return nil
+	})
+	if err != nil {
+		return Hash{}, 0, nil, err
+	}
+	root, count, err := joinTrees(parts)
+	if err != nil {
+		return Hash{}, 0, nil, err
+	}
+	var all []sealBlock
+	for _, r := range rows {
+		all = append(all, r...)
+	}
+	return root, count, all, nil
+}
+
 // dayBlock is a block of a day as readDay gives it: its packets (aliasing
 // the row, valid during the call) and their leaves.
 type dayBlock struct {
@@ -299,11 +342,27 @@ type dayBlock struct {
 
 // readDay calls fn with each block of day d in storage order, decoded and
 // hashed; with uncovered, only the blocks no seal covers. Sealing, verify
-// and exports all read a day through it.
+// and exports all read a day through it (readSlices splits a day into
+// ranges of it).
 func readDay(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncovered bool, fn func(*dayBlock) error) error {
+	return readDayBlocks(ctx, conn, d, uncovered, nil, nil, fn)
+}
+
+// readDayRange is readDay from block lo to block hi, inclusive.
+func readDayRange(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncovered bool, lo, hi *blockKey, fn func(*dayBlock) error) error {
+	return readDayBlocks(ctx, conn, d, uncovered, lo, hi, fn)
+}
+
+func readDayBlocks(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncovered bool, lo, hi *blockKey, fn func(*dayBlock) error) error {
 	var p params
 	sql := `SELECT b.first_at, b.first_id, b.format, b.packets FROM packet_blocks b
 		WHERE b.first_at >= ` + p.time(d) + ` AND b.first_at < ` + p.time(d.Add(day))
+	if lo != nil {
+		sql += ` AND (b.first_at, b.first_id) >= (` + p.time(lo.at) + `, ` + p.int8(lo.id) + `)`
+	}
+	if hi != nil {
+		sql += ` AND (b.first_at, b.first_id) <= (` + p.time(hi.at) + `, ` + p.int8(hi.id) + `)`
+	}
 	if uncovered {
 		sql += ` AND NOT EXISTS (SELECT FROM seal_blocks s WHERE s.first_at = b.first_at AND s.first_id = b.first_id)`
 	}

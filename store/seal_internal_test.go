@@ -202,3 +202,57 @@ func FuzzReadStatements(f *testing.F) {
 		}
 	})
 }
+
+// A tree cut into parts anywhere, each part's leaves added to a splitTree,
+// joins into the tree's root: the slices of a day read at once give the
+// root one reader would.
+func TestJoinTrees(t *testing.T) {
+	leaves := leavesOf(5000)
+	f := func(cuts ...int) {
+		t.Helper()
+		var parts []*splitTree
+		at := 0
+		for _, c := range append(cuts, len(leaves)) {
+			p := &splitTree{start: uint64(at)}
+			for _, l := range leaves[at:c] {
+				p.add(l)
+			}
+			parts = append(parts, p)
+			at = c
+		}
+		got, n, err := joinTrees(parts)
+		if err != nil || n != uint64(len(leaves)) || got != merkleRoot(leaves) {
+			t.Fatalf("cuts %v: unexpected join; got %x of %d leaves, %v; want %x of %d", cuts, got, n, err, merkleRoot(leaves), len(leaves))
+		}
+	}
+	f()
+	f(1)
+	f(1023, 1024, 1025)
+	f(10, 20, 30, 4999)
+	f(2048, 2049, 4096)
+	f(700, 1500, 3100, 3200, 3300)
+	if _, _, err := joinTrees([]*splitTree{{start: 0, n: 3}, {start: 5}}); err == nil {
+		t.Fatal("parts with a gap joined")
+	}
+}
+
+func TestSplitPlan(t *testing.T) {
+	plan := make([]planBlock, 100)
+	for i := range plan {
+		plan[i] = planBlock{count: 1 + i%7}
+	}
+	for k := 1; k <= 5; k++ {
+		cut := splitPlan(plan, k)
+		if len(cut) != k || cut[0].first != 0 || cut[len(cut)-1].last != len(plan)-1 {
+			t.Fatalf("k=%d: unexpected slices %v", k, cut)
+		}
+		for i := 1; i < len(cut); i++ {
+			if cut[i].first != cut[i-1].last+1 || cut[i].first > cut[i].last {
+				t.Fatalf("k=%d: slices not contiguous: %v", k, cut)
+			}
+		}
+	}
+	if got := splitPlan(plan[:1], 4); len(got) != 1 {
+		t.Fatalf("unexpected slices of one block: %v", got)
+	}
+}

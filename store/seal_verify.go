@@ -179,9 +179,15 @@ func (db *DB) verifyDay(ctx context.Context, conn *pgx.Conn, d time.Time, part b
 		rep.SealedDays++
 	}
 
-	// The blocks the seals cover, by key.
+	// The blocks the seals cover, by key, and every block of the day, read
+	// in one snapshot.
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
 	covered := map[blockKey]*sealBlock{}
-	rows, err := conn.Query(ctx, `SELECT first_at, first_id, addendum, count, digest FROM seal_blocks WHERE day = $1`, d)
+	rows, err := tx.Query(ctx, `SELECT first_at, first_id, addendum, count, digest FROM seal_blocks WHERE day = $1`, d)
 	if err != nil {
 		return err
 	}
@@ -199,50 +205,113 @@ func (db *DB) verifyDay(ctx context.Context, conn *pgx.Conn, d time.Time, part b
 	}); err != nil {
 		return err
 	}
+	plan, err := listDay(ctx, tx.Conn(), d, false)
+	if err != nil {
+		return err
+	}
 
 	type changed struct {
 		key    blockKey
 		leaves []Hash
 		ids    []int64
 	}
-	var (
-		trees    = map[int]*treeBuilder{}
+	// What each slice finds, joined in slice order below. A seal's tree
+	// takes its leaf numbers from the counts the seal covered, so a block
+	// that lost or gained packets moves no other block's leaves.
+	type sliceState struct {
+		trees    map[int]*splitTree
 		mismatch []changed
-		seen     = map[blockKey]bool{}
-		unsealed int
-	)
-	err = readDay(ctx, conn.PgConn(), d, false, func(b *dayBlock) error {
-		rep.Packets += int64(len(b.pkts))
+		unsealed []Difference
+		seen     []blockKey
+		packets  int64
+		free     int // packets of an unsealed day
+	}
+	cut := splitPlan(plan, db.readers())
+	states := make([]sliceState, len(cut))
+	next := map[int]uint64{} // by seal: the leaf number the next block starts at
+	for i, c := range cut {
+		st := &states[i]
+		st.trees = map[int]*splitTree{}
+		for _, b := range plan[c.first : c.last+1] {
+			if cb, ok := covered[b.key]; ok {
+				if st.trees[cb.addendum] == nil {
+					st.trees[cb.addendum] = &splitTree{start: next[cb.addendum]}
+				}
+				next[cb.addendum] += uint64(cb.count)
+			}
+		}
+	}
+	var snap string
+	if len(plan) > 0 {
+		if err := tx.QueryRow(ctx, `SELECT pg_export_snapshot()`).Scan(&snap); err != nil {
+			return err
+		}
+	}
+	err = db.readSlices(ctx, snap, d, false, plan, cut, func(i, _ int, b *dayBlock) error {
+		st := &states[i]
+		st.packets += int64(len(b.pkts))
 		cb, ok := covered[b.key]
 		if !ok {
 			if !sealed {
-				unsealed += len(b.pkts)
+				st.free += len(b.pkts)
 				return nil
 			}
-			diff(-1, DiffUnsealed, "block (%s, %d): %d packets no seal covers, the first id %d captured at %s",
-				b.key.at.Format(time.RFC3339Nano), b.key.id, len(b.pkts), b.pkts[0].ID, b.pkts[0].CapturedAt.Format(time.RFC3339Nano))
+			st.unsealed = append(st.unsealed, Difference{Day: d, Addendum: -1, Kind: DiffUnsealed,
+				Detail: fmt.Sprintf("block (%s, %d): %d packets no seal covers, the first id %d captured at %s",
+					b.key.at.Format(time.RFC3339Nano), b.key.id, len(b.pkts), b.pkts[0].ID, b.pkts[0].CapturedAt.Format(time.RFC3339Nano))})
 			return nil
 		}
-		seen[b.key] = true
-		t := trees[cb.addendum]
-		if t == nil {
-			t = &treeBuilder{}
-			trees[cb.addendum] = t
-		}
-		for i := range b.leaves {
-			t.add(b.leaves[i])
+		st.seen = append(st.seen, b.key)
+		t := st.trees[cb.addendum]
+		for j := range b.leaves {
+			t.add(b.leaves[j])
 		}
 		if got := newSealBlock(b.key, cb.addendum, b.leaves); got.count != cb.count || got.digest != cb.digest {
 			c := changed{key: b.key, leaves: slices.Clone(b.leaves), ids: make([]int64, len(b.pkts))}
-			for i := range b.pkts {
-				c.ids[i] = b.pkts[i].ID
+			for j := range b.pkts {
+				c.ids[j] = b.pkts[j].ID
 			}
-			mismatch = append(mismatch, c)
+			st.mismatch = append(st.mismatch, c)
 		}
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	var (
+		mismatch []changed
+		seen     = map[blockKey]bool{}
+		unsealed int
+		parts    = map[int][]*splitTree{}
+	)
+	for i := range states {
+		st := &states[i]
+		rep.Packets += st.packets
+		rep.Differences = append(rep.Differences, st.unsealed...)
+		mismatch = append(mismatch, st.mismatch...)
+		for _, k := range st.seen {
+			seen[k] = true
+		}
+		unsealed += st.free
+		for _, n := range slices.Sorted(maps.Keys(st.trees)) {
+			parts[n] = append(parts[n], st.trees[n])
+		}
+	}
+	// Each seal's tree: the slices' parts, and for a block that lost
+	// packets an empty part to keep the next one's leaf numbers.
+	trees := map[int]*struct {
+		root Hash
+		n    uint64
+	}{}
+	for n, ps := range parts {
+		root, size, err := joinTreesLoose(ps)
+		if err != nil {
+			return err
+		}
+		trees[n] = &struct {
+			root Hash
+			n    uint64
+		}{root, size}
 	}
 	if unsealed > 0 {
 		rep.Unsealed = append(rep.Unsealed, d)
@@ -264,7 +333,7 @@ func (db *DB) verifyDay(ctx context.Context, conn *pgx.Conn, d time.Time, part b
 		cb := covered[m.key]
 		explained[cb.addendum] = true
 		var stored []byte
-		if err := conn.QueryRow(ctx, `SELECT leaves FROM seal_blocks WHERE first_at = $1 AND first_id = $2`, m.key.at, m.key.id).Scan(&stored); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT leaves FROM seal_blocks WHERE first_at = $1 AND first_id = $2`, m.key.at, m.key.id).Scan(&stored); err != nil {
 			return err
 		}
 		locate(m.key, m.leaves, m.ids, stored, func(k DiffKind, detail string) { diff(cb.addendum, k, "%s", detail) })
@@ -281,9 +350,12 @@ func (db *DB) verifyDay(ctx context.Context, conn *pgx.Conn, d time.Time, part b
 	for _, n := range slices.Sorted(maps.Keys(ns)) {
 		t, s := trees[n], bySeal[n]
 		if t == nil {
-			t = &treeBuilder{}
+			t = &struct {
+				root Hash
+				n    uint64
+			}{emptyRoot, 0}
 		}
-		root := t.root()
+		root := t.root
 		switch {
 		case s == nil:
 			diff(n, DiffSealMissing, "%d packets are marked as sealed by seal %d, which the database does not have", t.n, n)
