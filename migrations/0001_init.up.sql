@@ -209,6 +209,7 @@ CREATE TABLE seals (
     key_id     text,                  -- when signed: first 8 bytes of SHA-256 of the Ed25519 public key, hex
     public_key bytea,
     signature  bytea,                 -- Ed25519 over the statement's message (README.md)
+    dropped_at timestamptz,           -- when retention or the disk guard dropped the day's packets
     PRIMARY KEY (day, addendum)
 );
 

@@ -201,6 +201,18 @@ func (db *DB) SealDays(ctx context.Context, now time.Time, cfg SealConfig) ([]Se
 	return made, nil
 }
 
+// forgetSealedDay marks the seals of day d as of a day dropped on purpose
+// (retention, the disk guard), in the transaction that drops it, so that
+// verify says so rather than report it missing, and drops the day's
+// seal_blocks rows, which only its packets needed.
+func forgetSealedDay(ctx context.Context, tx pgx.Tx, d time.Time) error {
+	if _, err := tx.Exec(ctx, `UPDATE seals SET dropped_at = now() WHERE day = $1 AND dropped_at IS NULL`, d); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `DELETE FROM seal_blocks WHERE day = $1`, d)
+	return err
+}
+
 // sealBlock is a block as a seal covers it (table seal_blocks).
 type sealBlock struct {
 	key      blockKey
@@ -400,7 +412,7 @@ func (db *DB) Seals(ctx context.Context, from, to time.Time) ([]Seal, error) {
 	if err := db.errNotReady(); err != nil {
 		return nil, err
 	}
-	sql := `SELECT day, addendum, count, root, sealed_at, coalesce(key_id, ''), public_key, signature FROM seals WHERE true`
+	sql := `SELECT day, addendum, count, root, sealed_at, coalesce(key_id, ''), public_key, signature, dropped_at FROM seals WHERE true`
 	var args []any
 	if !from.IsZero() {
 		args = append(args, dayOf(from))
@@ -419,8 +431,13 @@ func (db *DB) Seals(ctx context.Context, from, to time.Time) ([]Seal, error) {
 		s         Seal
 		root, pub []byte
 	)
-	_, err = pgx.ForEachRow(rows, []any{&s.Day, &s.Addendum, &s.Count, &root, &s.SealedAt, &s.KeyID, &pub, &s.Signature}, func() error {
+	var dropped *time.Time
+	_, err = pgx.ForEachRow(rows, []any{&s.Day, &s.Addendum, &s.Count, &root, &s.SealedAt, &s.KeyID, &pub, &s.Signature, &dropped}, func() error {
 		c := s
+		c.DroppedAt = time.Time{}
+		if dropped != nil {
+			c.DroppedAt = dropped.UTC()
+		}
 		c.Day, c.SealedAt = s.Day.UTC(), s.SealedAt.UTC()
 		if len(root) != len(c.Root) {
 			return fmt.Errorf("%w: seal of %s has a root of %d bytes", errBadBlock, c.Day.Format(time.DateOnly), len(root))

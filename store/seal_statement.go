@@ -31,6 +31,9 @@ type Seal struct {
 	KeyID     string
 	PublicKey ed25519.PublicKey
 	Signature []byte
+	// DroppedAt, in the database only, is when retention or the disk
+	// guard dropped the day's packets; zero while they are kept.
+	DroppedAt time.Time
 }
 
 // Message is what a signature signs, one line of ASCII without newline:

@@ -273,3 +273,20 @@ func TestProve(t *testing.T) {
 		t.Fatalf("unexpected error proving an unsealed packet; got %v", err)
 	}
 }
+
+// A day dropped by retention is reported as dropped, not as missing; a
+// partition dropped by other hands is missing.
+func TestVerify_DroppedDay(t *testing.T) {
+	db, conn, _ := sealedStore(t, nil)
+	if ok, err := db.DropDay(context.Background(), fixtureDay, time.Now()); err != nil || !ok {
+		t.Fatalf("unexpected drop; got %v, %v", ok, err)
+	}
+	rep := verify(t, db, store.VerifyOptions{})
+	if !rep.OK() || len(rep.Dropped) != 1 || !rep.Dropped[0].Equal(fixtureDay) {
+		t.Fatalf("unexpected report after retention dropped the day; got %+v; want it dropped, no difference", rep)
+	}
+	var n int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM seal_blocks`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("unexpected seal_blocks rows left for the dropped day; got %d, %v", n, err)
+	}
+}

@@ -67,6 +67,9 @@ type VerifyReport struct {
 	// Unsealed are days with packets and no seal yet (nor statement):
 	// nothing to check them against.
 	Unsealed []time.Time
+	// Dropped are sealed days whose packets retention or the disk guard
+	// dropped, as the database records: nothing left to check.
+	Dropped []time.Time
 }
 
 // OK reports whether everything matched.
@@ -162,6 +165,10 @@ func (db *DB) verifyDay(ctx context.Context, conn *pgx.Conn, d time.Time, part b
 			diff(st.Addendum, DiffStatement, "the database says %d packets, root %x, sealed at %s; the statement %d packets, root %x, sealed at %s",
 				s.Count, s.Root, formatSealTime(s.SealedAt), st.Count, st.Root, formatSealTime(st.SealedAt))
 		}
+	}
+	if !part && len(seals) > 0 && !slices.ContainsFunc(seals, func(s Seal) bool { return s.DroppedAt.IsZero() }) {
+		rep.Dropped = append(rep.Dropped, d)
+		return nil
 	}
 	if !part {
 		n := int64(0)

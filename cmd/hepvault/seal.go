@@ -225,6 +225,9 @@ func runVerify(ctx context.Context, args []string, getenv env, stdout, stderr io
 		}
 		fmt.Fprintln(stdout, d)
 	}
+	for _, d := range rep.Dropped {
+		fmt.Fprintf(stdout, "%s: dropped by retention or the disk guard, as the database records: nothing left to verify\n", d.Format(time.DateOnly))
+	}
 	for _, d := range rep.Unsealed {
 		fmt.Fprintf(stdout, "%s: not sealed yet: nothing to verify it against\n", d.Format(time.DateOnly))
 	}
