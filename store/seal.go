@@ -412,6 +412,15 @@ func (db *DB) Seals(ctx context.Context, from, to time.Time) ([]Seal, error) {
 	if err := db.errNotReady(); err != nil {
 		return nil, err
 	}
+	return readSeals(ctx, db.pool, from, to)
+}
+
+// querier is a pool, a connection or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func readSeals(ctx context.Context, q querier, from, to time.Time) ([]Seal, error) {
 	sql := `SELECT day, addendum, count, root, sealed_at, coalesce(key_id, ''), public_key, signature, dropped_at FROM seals WHERE true`
 	var args []any
 	if !from.IsZero() {
@@ -422,7 +431,7 @@ func (db *DB) Seals(ctx context.Context, from, to time.Time) ([]Seal, error) {
 		args = append(args, to)
 		sql += fmt.Sprintf(` AND day < $%d`, len(args))
 	}
-	rows, err := db.pool.Query(ctx, sql+` ORDER BY day, addendum`, args...)
+	rows, err := q.Query(ctx, sql+` ORDER BY day, addendum`, args...)
 	if err != nil {
 		return nil, interpretError("list seals", err)
 	}

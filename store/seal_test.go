@@ -214,7 +214,7 @@ func TestVerify_Statements(t *testing.T) {
 // Packets stored for a sealed day are sealed as an addendum once the grace
 // has passed; until then verify names them.
 func TestSeal_Addendum(t *testing.T) {
-	db, _, pkts := sealedStore(t, nil)
+	db, conn, pkts := sealedStore(t, nil)
 	ctx := context.Background()
 	late := slices.Clone(pkts[:5])
 	for i := range late {
@@ -222,6 +222,10 @@ func TestSeal_Addendum(t *testing.T) {
 		late[i].Raw = slices.Clone(late[i].Raw)
 	}
 	write(t, db, late...)
+	var noted time.Time
+	if err := conn.QueryRow(ctx, `SELECT day FROM seal_pending`).Scan(&noted); err != nil || !noted.Equal(fixtureDay) {
+		t.Fatalf("unexpected note of the late packets' day; got %v, %v; want %s", noted, err, fixtureDay)
+	}
 	rep := verify(t, db, store.VerifyOptions{})
 	if rep.OK() || rep.Differences[0].Kind != store.DiffUnsealed {
 		t.Fatalf("unexpected report with late packets not sealed yet; got %v; want %q", rep.Differences, store.DiffUnsealed)

@@ -131,7 +131,7 @@ func (db *DB) Verify(ctx context.Context, opt VerifyOptions) (*VerifyReport, err
 	defer c.Release()
 	for _, d := range order {
 		rep.Days++
-		if err := db.verifyDay(ctx, c.Conn(), d, parts[d], byDay[d], stated[d], opt.PublicKey, rep); err != nil {
+		if err := db.verifyDay(ctx, c.Conn(), d, parts[d], stated[d], opt.PublicKey, rep); err != nil {
 			return rep, interpretError("verify "+d.Format(time.DateOnly), err)
 		}
 	}
@@ -140,10 +140,21 @@ func (db *DB) Verify(ctx context.Context, opt VerifyOptions) (*VerifyReport, err
 
 // verifyDay checks one day: its seals against the statements, its blocks
 // against seal_blocks and the seals.
-func (db *DB) verifyDay(ctx context.Context, conn *pgx.Conn, d time.Time, part bool, seals, stated []Seal,
+func (db *DB) verifyDay(ctx context.Context, conn *pgx.Conn, d time.Time, part bool, stated []Seal,
 	pub ed25519.PublicKey, rep *VerifyReport) error {
 	diff := func(n int, k DiffKind, format string, args ...any) {
 		rep.Differences = append(rep.Differences, Difference{Day: d, Addendum: n, Kind: k, Detail: fmt.Sprintf(format, args...)})
+	}
+	// The day's seals, which blocks they cover and the blocks, all in one
+	// snapshot: a seal made meanwhile is either wholly seen or not at all.
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	seals, err := readSeals(ctx, tx, d, d.Add(day))
+	if err != nil {
+		return err
 	}
 	bySeal := map[int]*Seal{}
 	for i := range seals {
@@ -186,13 +197,7 @@ func (db *DB) verifyDay(ctx context.Context, conn *pgx.Conn, d time.Time, part b
 		rep.SealedDays++
 	}
 
-	// The blocks the seals cover, by key, and every block of the day, read
-	// in one snapshot.
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
+	// The blocks the seals cover, by key.
 	covered := map[blockKey]*sealBlock{}
 	rows, err := tx.Query(ctx, `SELECT first_at, first_id, addendum, count, digest FROM seal_blocks WHERE day = $1`, d)
 	if err != nil {
