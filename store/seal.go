@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -82,13 +83,20 @@ func (db *DB) sealedDays(ctx context.Context, blocks []block) ([]time.Time, erro
 }
 
 func (c *sealCache) loadLocked(ctx context.Context, db *DB) error {
-	rows, err := db.pool.Query(ctx, `SELECT day FROM seals WHERE addendum = 0`)
-	if err != nil {
-		return err
-	}
 	days := map[time.Time]bool{}
 	var d time.Time
-	if _, err := pgx.ForEachRow(rows, []any{&d}, func() error { days[d.UTC()] = true; return nil }); err != nil {
+	rows, err := db.pool.Query(ctx, `SELECT day FROM seals WHERE addendum = 0`)
+	if err == nil {
+		_, err = pgx.ForEachRow(rows, []any{&d}, func() error { days[d.UTC()] = true; return nil })
+	}
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil:
+	case errors.As(err, &pgErr) && pgErr.Code == "42P01":
+		// A database migrated before seals existed (0001 is rewritten
+		// until the first release): nothing is sealed there, and its
+		// writes must go on.
+	default:
 		return err
 	}
 	c.days, c.loaded = days, time.Now()
