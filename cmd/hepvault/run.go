@@ -25,6 +25,7 @@ Usage:
   hepvault serve   [--db DSN] [--data-dir DIR] [--hep-udp ADDR] [--hep-tcp ADDR] [--http ADDR]
                    [--api-token TOKEN] [--hep-allow CIDR,...] [--hep-auth-key KEY]
                    [--retention 90d] [--min-free-disk 10%] [--max-db-size SIZE]
+                   [--seal-after 1h] [--seal-key FILE]
   hepvault query   [--server URL] [--token TOKEN] [--from T] [--to T] [--limit N] [filters] [--json | --pcap FILE]
   hepvault stats   [--server URL] [--token TOKEN] --from T --to T [--step 1m|5m|1h|1d]
                    --by method|status|status_class|kind|capture_id|pair [--json]

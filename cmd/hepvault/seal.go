@@ -20,7 +20,8 @@ type sealConfig struct {
 	After   time.Duration
 	KeyFile string
 	// Every is how often the sealing job runs (tests shorten it).
-	Every time.Duration
+	Every  time.Duration
+	envErr error
 }
 
 const defaultSealAfter = time.Hour
@@ -28,9 +29,11 @@ const defaultSealAfter = time.Hour
 func addSealFlags(fs *flag.FlagSet, getenv env, sc *sealConfig) {
 	sc.After = defaultSealAfter
 	if v := getenv("HEPVAULT_SEAL_AFTER"); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			sc.After = d
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			sc.envErr = usagef("HEPVAULT_SEAL_AFTER: want a duration such as 1h or 30m, not %q", v)
 		}
+		sc.After = d
 	}
 	fs.DurationVar(&sc.After, "seal-after", sc.After,
 		"seal each UTC day this long after it ends, and late packets of a sealed day this long after its last seal (env HEPVAULT_SEAL_AFTER)")
@@ -41,7 +44,10 @@ func addSealFlags(fs *flag.FlagSet, getenv env, sc *sealConfig) {
 // storeConfig reads the key, if any.
 func (sc sealConfig) storeConfig() (store.SealConfig, error) {
 	cfg := store.DefaultSealConfig()
-	if sc.After > 0 {
+	if sc.envErr != nil {
+		return cfg, sc.envErr
+	}
+	if sc.After > 0 { // 0: a serveConfig not built from flags
 		cfg.After = sc.After
 	}
 	if sc.KeyFile == "" {

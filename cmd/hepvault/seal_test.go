@@ -173,8 +173,29 @@ func TestSeal_EndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err = runCmd(t, "verify", "--db", dsn, "--day", "2026-11-25", "--statements", stmts)
-	if !errors.Is(err, errMismatch) || !strings.HasPrefix(out, "2026-11-25 (seal 0): packet changed: block (") {
-		t.Fatalf("unexpected verify of a changed packet; got %s, %v", out, err)
+	var ue usageError
+	if !errors.Is(err, errMismatch) || errors.As(err, &ue) || !strings.HasPrefix(out, "2026-11-25 (seal 0): packet changed: block (") {
+		t.Fatalf("unexpected verify of a changed packet; got %s, %v; want the packet named and exit code 1", out, err)
 	}
 	t.Log(out)
+}
+
+// A wrong command line is exit code 2, before any database is asked.
+func TestVerify_Usage(t *testing.T) {
+	for _, args := range [][]string{
+		{"verify", "--day", "yesterday"},
+		{"verify", "--day", "2026-12-03", "--from", "2026-12-01T00:00:00Z"},
+		{"verify", "--from", "2026-12-03T00:00:00Z", "--to", "2026-12-01T00:00:00Z"},
+		{"seals"},
+		{"export", "--db", "postgres://127.0.0.1:1/x"},
+		{"export", "--db", "postgres://127.0.0.1:1/x", "--out", t.TempDir()},
+		{"verify-export"},
+		{"serve", "--seal-after", "0"},
+	} {
+		out, err := runCmd(t, args...)
+		var ue usageError
+		if !errors.As(err, &ue) {
+			t.Errorf("%v: unexpected outcome; got %v (%s); want a usage error", args, err, out)
+		}
+	}
 }

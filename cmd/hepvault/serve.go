@@ -85,6 +85,9 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	if _, err := cfg.Seal.storeConfig(); err != nil {
 		return err
 	}
+	if cfg.Seal.After <= 0 {
+		return usagef("--seal-after must be positive, e.g. 1h or 10m")
+	}
 	tuneGC(getenv)
 	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
