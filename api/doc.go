@@ -1,5 +1,6 @@
 // Package api is hepvault's HTTP side (echo): the packet listing, the call
-// flow, statistics, health and metrics. It reads through the small Store interface and
+// flow, statistics, the sealed days' statements (GET /api/v1/seals), health
+// and metrics. It reads through the small Store interface and
 // never imports the collector.
 //
 // It also serves the web page, at / with its assets under /ui/ (web.go):

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/store"
@@ -17,6 +18,7 @@ type Store interface {
 	Call(ctx context.Context, callID string) ([]hepvault.Packet, error)
 	Calls(ctx context.Context, f store.CallFilter) (store.CallsPage, error)
 	Stats(ctx context.Context, q hepvault.StatsQuery) ([]hepvault.StatsSeries, error)
+	Seals(ctx context.Context, from, to time.Time) ([]store.Seal, error)
 	Ping(ctx context.Context) error
 }
 
@@ -47,6 +49,7 @@ func New(store Store, metrics http.Handler, log *slog.Logger) *Server {
 	e.GET("/api/v1/calls", s.handleCalls)
 	e.GET("/api/v1/calls/:call_id", s.handleCall)
 	e.GET("/api/v1/stats", s.handleStats)
+	e.GET("/api/v1/seals", s.handleSeals)
 	for path := range webPaths {
 		e.GET(path, s.handleWeb)
 	}
