@@ -15,8 +15,9 @@ import (
 type AccessConfig struct {
 	// Token, when set, is required as "Authorization: Bearer <Token>" on
 	// every route but the health checks (/healthz, /readyz), which a load
-	// balancer or orchestrator must reach without a secret, and the web
-	// page's files, which hold no data and ask for the token themselves.
+	// balancer or orchestrator must reach without a secret, the web
+	// page's files, which hold no data and ask for the token themselves,
+	// and the OpenAPI document.
 	Token string
 	// QueryTimeout bounds the database work of one request; 0 means none.
 	QueryTimeout time.Duration
@@ -30,8 +31,9 @@ func DefaultAccessConfig() AccessConfig {
 	return AccessConfig{QueryTimeout: 30 * time.Second, MaxBody: 64 << 10}
 }
 
-// publicPaths answer without a token.
-var publicPaths = map[string]bool{"/healthz": true, "/readyz": true}
+// publicPaths answer without a token: the health checks, and the API's
+// description, which holds no data.
+var publicPaths = map[string]bool{"/healthz": true, "/readyz": true, "/api/v1/openapi.json": true}
 
 // SetAccess applies cfg to every route, known or not (so an unauthenticated
 // client cannot tell which routes exist). Call it before serving.

@@ -5,11 +5,15 @@
 // the database is away (writer_spool.go), and answers the queries the API
 // serves by asking the index for the blocks that can match
 // (query_blocks.go). It drops whole days past a retention horizon or when
-// the disk runs short (retention.go). It seals each ended day's packets
-// into a Merkle tree whose root is the day's seal, verifies the days
-// against their seals, and proves single packets for exports (seal.go).
-// It does not parse SIP: a packet's fields are stored as
-// the collector extracted them.
+// the disk runs short (retention.go). It does not parse SIP: a packet's fields are stored as
+// the collector extracted them. The one exception is SIPREC (RFC 7866): the writer reads the
+// recording metadata of recording-session requests (internal/siprec) as it counts a batch, so
+// that a batch replayed from the spool, which keeps only blocks, gets it too, and writes it to
+// recording_messages with the blocks (recording_write.go); recordings.go reads it back, links each
+// recording to the call it records and finds the answered calls left unrecorded.
+// It seals each ended day's packets into a Merkle tree whose root is the
+// day's seal, verifies the days against their seals, and proves single
+// packets for exports (seal.go).
 // It is the only package that speaks SQL; pgx errors become the root error
 // kinds (hepvault.ErrUnavailable, ...) at this boundary.
 package store

@@ -23,6 +23,7 @@ into PostgreSQL and answers what the first N packets of a time window were.
 
 Usage:
   hepvault serve   [--db DSN] [--data-dir DIR] [--hep-udp ADDR] [--hep-tcp ADDR] [--http ADDR]
+                   [--hep-tls ADDR --tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
                    [--api-token TOKEN] [--hep-allow CIDR,...] [--hep-auth-key KEY]
                    [--retention 90d] [--min-free-disk 10%] [--max-db-size SIZE]
                    [--seal-after 1h] [--seal-key FILE]
@@ -31,6 +32,8 @@ Usage:
                    --by method|status|status_class|kind|capture_id|pair [--json]
   hepvault calls [list] --from T --to T [--server URL] [--token TOKEN] [--limit N] [filters] [--json]
   hepvault calls show CALL_ID [--server URL] [--token TOKEN] [--json] [--width N] [--pcap FILE]
+  hepvault recordings [list] --from T --to T [--user U] [--server URL] [--token TOKEN] [--limit N] [--json]
+  hepvault recordings gaps --from T --to T [--server URL] [--token TOKEN] [--json]
   hepvault migrate --db DSN
   hepvault import  [--db DSN | --data-dir DIR] [--retention 90d] FILE...   (pcap/pcapng of SIP or HEP)
   hepvault seals export [--db DSN] [--day D | --from T --to T]      (signed statements, JSON lines)
@@ -60,6 +63,8 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 		return runStats(ctx, args[1:], getenv, stdout, stderr)
 	case "calls":
 		return runCalls(ctx, args[1:], getenv, stdout, stderr)
+	case "recordings":
+		return runRecordings(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args[1:], getenv, stderr)
 	case "import":

@@ -41,6 +41,8 @@ type serveConfig struct {
 	Retention retentionConfig
 	// StatsRetention is how long statistics are kept (serve_stats.go).
 	StatsRetention time.Duration
+	// TLS is HEP over TLS (serve_tls.go).
+	TLS tlsConfig
 	// Seal says when days are sealed and with which key (seal.go).
 	Seal sealConfig
 }
@@ -52,6 +54,7 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	fs.StringVar(&cfg.DataDir, "data-dir", envDefault(getenv, "HEPVAULT_DATA_DIR", "./hepvault-data"), "data folder of the embedded PostgreSQL (env HEPVAULT_DATA_DIR)")
 	fs.StringVar(&cfg.HEPUDP, "hep-udp", envDefault(getenv, "HEPVAULT_HEP_UDP", ":9060"), "UDP address for HEP; empty disables (env HEPVAULT_HEP_UDP)")
 	fs.StringVar(&cfg.HEPTCP, "hep-tcp", envDefault(getenv, "HEPVAULT_HEP_TCP", ":9060"), "TCP address for HEP; empty disables (env HEPVAULT_HEP_TCP)")
+	addTLSFlags(fs, getenv, &cfg.TLS)
 	fs.StringVar(&cfg.HEPAuthKey, "hep-auth-key", getenv("HEPVAULT_HEP_AUTH_KEY"), "store only HEPv3 packets carrying this auth key (Kamailio siptrace auth_key); others are dropped and counted (env HEPVAULT_HEP_AUTH_KEY, better than the flag: ps shows flags)")
 	fs.StringVar(&cfg.HTTP, "http", envDefault(getenv, "HEPVAULT_HTTP", "127.0.0.1:9080"), "address of the HTTP API (env HEPVAULT_HTTP)")
 	fs.StringVar(&cfg.LogLevel, "log-level", envDefault(getenv, "HEPVAULT_LOG_LEVEL", "info"), "debug, info, warn or error (env HEPVAULT_LOG_LEVEL)")
@@ -76,6 +79,9 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 		return usagef("--stats-retention: %v", err)
 	}
 	cfg.StatsRetention = retention
+	if err := cfg.TLS.check(); err != nil {
+		return err
+	}
 	if err := cfg.Guard.apply(&collector.Config{}, &api.AccessConfig{}); err != nil {
 		return err
 	}
@@ -93,19 +99,26 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	hup, stopHup := notifyHangup()
+	defer stopHup()
 	s, err := startServer(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down: stopping listeners and flushing")
-	case err := <-s.failed:
-		log.Error("stopping after a fatal error", "err", err)
-		s.shutdown()
-		return err
+	for {
+		select {
+		case <-hup:
+			s.reloadTLS()
+			continue
+		case <-ctx.Done():
+			log.Info("shutting down: stopping listeners and flushing")
+		case err := <-s.failed:
+			log.Error("stopping after a fatal error", "err", err)
+			s.shutdown()
+			return err
+		}
+		return s.shutdown()
 	}
-	return s.shutdown()
 }
 
 // server is a running hepvault: embedded PostgreSQL (optional), store,
@@ -117,6 +130,7 @@ type server struct {
 	db     *store.DB
 	spool  *spool.Spool
 	col    *collector.Collector
+	tls    *collector.TLSCerts // nil: no HEP over TLS
 	writer *store.Writer
 	// retention drops days past the horizon and guards the disk.
 	retention *store.Retention
@@ -139,6 +153,11 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 			s.closeStorage()
 		}
 	}()
+	// A certificate that does not load stops hepvault before the database
+	// (perhaps an embedded one to start) is touched.
+	if s.tls, err = cfg.TLS.load(); err != nil {
+		return nil, err
+	}
 	sealCfg, err := cfg.Seal.storeConfig()
 	if err != nil {
 		return nil, err
@@ -159,6 +178,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		return nil, err
 	}
 	ccfg.AuthKey = []byte(cfg.HEPAuthKey)
+	ccfg.TLSAddr, ccfg.TLS = cfg.TLS.Addr, s.tls
 	s.col = collector.New(ccfg)
 	if err = s.col.Start(ctx); err != nil {
 		s.httpLn.Close()
@@ -207,7 +227,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 
 	reg := newMetricsRegistry(metricSources{
 		col: s.col, writer: s.writer, spool: s.spool, spoolMaxBytes: cfg.SpoolMaxBytes, writes: writes,
-		retention: s.retention,
+		retention: s.retention, tls: s.tls,
 	})
 	handler := api.New(s.db, metricsHandler(reg, log), log)
 	handler.SetAccess(acfg)
@@ -226,7 +246,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		}
 	}()
 	log.Info("hepvault is running", "http", s.httpLn.Addr().String(), "hep_udp", addrString(s.col.UDPAddr()), "hep_tcp", addrString(s.col.TCPAddr()),
-		"hep_auth_key_required", cfg.HEPAuthKey != "")
+		"hep_tls", addrString(s.col.TLSAddr()), "hep_auth_key_required", cfg.HEPAuthKey != "")
 	return s, nil
 }
 
@@ -284,7 +304,7 @@ func (s *server) shutdown() error {
 	}
 	m := s.col.Metrics()
 	ws := s.writer.Stats()
-	s.log.Info("stopped", "received", m.UDPDatagrams.Load()+m.TCPFrames.Load(), "stored", ws.Stored, "queued", m.Queued.Load(),
+	s.log.Info("stopped", "received", m.UDPDatagrams.Load()+m.TCPFrames.Load()+m.TLSFrames(), "stored", ws.Stored, "queued", m.Queued.Load(),
 		"dropped", m.DroppedTotal(), "rejected_by_db", ws.Rejected, "spooled", ws.Spooled, "replayed", ws.Replayed,
 		"spool_dropped", ws.SpoolDropped[store.SpoolFull]+ws.SpoolDropped[store.SpoolFailed],
 		"expired", ws.Expired, "disk_full", ws.DiskFull)
