@@ -1,5 +1,6 @@
 // Package api is hepvault's HTTP side (echo): the packet listing, the call
-// flow, statistics, SIPREC recordings, health and metrics. It reads through the small Store interface and
+// flow, statistics, SIPREC recordings, the sealed days' statements
+// (GET /api/v1/seals), health and metrics. It reads through the small Store interface and
 // never imports the collector.
 //
 // GET /api/v1/openapi.json serves openapi.json, the OpenAPI 3 description

@@ -11,12 +11,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/hepvault/hepvault/api"
+	"github.com/hepvault/hepvault/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -71,6 +73,8 @@ var openapiCases = func() []openapiCase {
 		{path: "/api/v1/stats?" + w + "&step=2m&by=method", status: 400, specRejects: true},
 		{path: "/api/v1/stats?step=1m&by=method", status: 400, specRejects: true},
 		{path: "/api/v1/stats?from=2026-11-25T13:00:00Z&to=2026-11-25T12:00:00Z&step=1m&by=kind", status: 400},
+		{path: "/api/v1/seals?from=2026-11-25T00:00:00Z&to=2026-11-26T00:00:00Z", status: 200},
+		{path: "/api/v1/seals?day=2026-11-25", status: 400},
 		{path: "/api/v1/openapi.json", status: 200, noToken: true},
 		{path: "/healthz", status: 200, noToken: true},
 		{path: "/readyz", status: 200, noToken: true},
@@ -95,6 +99,10 @@ func init() {
 func openapiServer(t *testing.T) (*api.Server, *httptest.Server, *openapi3.T) {
 	t.Helper()
 	_, db := newServer(t)
+	// Its day sealed, so that /api/v1/seals answers with a seal.
+	if _, err := db.SealDays(context.Background(), time.Now(), store.DefaultSealConfig()); err != nil {
+		t.Fatal(err)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "hepvault_openapi_test_total", Help: "A metric to serve."}))
 	s := api.New(db, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), nil)

@@ -45,6 +45,8 @@ type serveConfig struct {
 	Cluster clusterConfig
 	// TLS is HEP over TLS (serve_tls.go).
 	TLS tlsConfig
+	// Seal says when days are sealed and with which key (seal.go).
+	Seal sealConfig
 }
 
 func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) error {
@@ -67,6 +69,7 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 		return fmt.Errorf("HEPVAULT_SPOOL_MAX_BYTES: %w", err)
 	}
 	addRetentionFlags(fs, getenv, &cfg.Retention)
+	addSealFlags(fs, getenv, &cfg.Seal)
 	fs.Var(bytesFlag{&cfg.SpoolMaxBytes}, "spool-max-bytes", "cap of the spool, e.g. 512M; past it batches are dropped and counted; 0 turns the spool off (env HEPVAULT_SPOOL_MAX_BYTES)")
 	addClusterFlags(fs, getenv, &cfg.Cluster)
 	statsRetention := fs.String("stats-retention", envDefault(getenv, "HEPVAULT_STATS_RETENTION", defaultStatsRetention),
@@ -90,6 +93,12 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	}
 	if err := cfg.Cluster.check(cfg.Retention.Horizon); err != nil {
 		return err
+	}
+	if _, err := cfg.Seal.storeConfig(); err != nil {
+		return err
+	}
+	if cfg.Seal.After <= 0 {
+		return usagef("--seal-after must be positive, e.g. 1h or 10m")
 	}
 	tuneGC(getenv)
 	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
@@ -162,6 +171,10 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	if s.tls, err = cfg.TLS.load(); err != nil {
 		return nil, err
 	}
+	sealCfg, err := cfg.Seal.storeConfig()
+	if err != nil {
+		return nil, err
+	}
 	var dbPending bool
 	if dbPending, err = s.openDatabase(ctx); err != nil {
 		return nil, err
@@ -219,6 +232,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	s.leader.Every("partitions", time.Hour, s.db.EnsurePartitions)
 	s.leader.Go("retention", s.retention.Run)
 	s.leader.Go("statistics", s.keepStats)
+	s.leader.Go("seals", func(ctx context.Context) { s.keepSeals(ctx, sealCfg) })
 	if err = s.startArchiver(); err != nil {
 		return nil, err
 	}
