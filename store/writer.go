@@ -231,7 +231,7 @@ func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
 			overflow.encode(w, batch)
 			clear(batch)
 			batch = batch[:0]
-			w.toSpool(ctx, overflow.enc, false)
+			w.spoolAs(ctx, overflow.enc, false, true)
 			return nil
 		}
 		s.encode(w, batch)

@@ -55,15 +55,24 @@ func (w *Writer) writeOrSpool(ctx context.Context, batch encoded) {
 // whether a write of it was attempted: its outcome may be unknown, so the
 // replay must not store it twice.
 func (w *Writer) toSpool(ctx context.Context, batch encoded, tried bool) {
+	w.spoolAs(ctx, batch, tried, false)
+}
+
+// spoolAs is toSpool; overflow says the database is up but behind, and the
+// batch is appended without an fsync (spool.AppendOverflow).
+func (w *Writer) spoolAs(ctx context.Context, batch encoded, tried, overflow bool) {
 	bp, _ := w.spoolBufs.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)
 	}
 	*bp = appendEncoded((*bp)[:0], batch)
 	var err error
-	if tried {
+	switch {
+	case tried:
 		err = w.spool.Append(*bp, batch.packets)
-	} else {
+	case overflow:
+		err = w.spool.AppendOverflow(*bp, batch.packets)
+	default:
 		err = w.spool.AppendUnwritten(*bp, batch.packets)
 	}
 	w.spoolBufs.Put(bp)

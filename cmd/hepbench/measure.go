@@ -151,7 +151,7 @@ func measure(ctx context.Context, cfg config, rate int) (*result, error) {
 	}
 	if before != nil {
 		if after, err := loadgen.ScrapeMetrics(ctx, cfg.Metrics); err == nil {
-			r.Drops = loadgen.Delta(before, after, "drop", "reject", "error", "stored_total", "queued_total")
+			r.Drops = loadgen.Delta(before, after, "drop", "reject", "error", "stored_total", "queued_total", "spooled_total", "replayed_total")
 		} else {
 			note("no counters after the run: %v", err)
 		}

@@ -300,3 +300,33 @@ func TestSpool_MayBeStored(t *testing.T) {
 	}
 	f(true, false)
 }
+
+// Overflow records, written without an fsync, come back in order among the
+// others as records no one tried to write, and outlive a reopen (the
+// process's end: the kernel holds what was written).
+func TestSpool_OverflowRecords(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.SegmentBytes = 1500
+	s := mustOpen(t, cfg)
+	if err := s.AppendOverflow(batch("x"), 3); err != nil {
+		t.Fatal(err)
+	}
+	rec, ok, err := s.Next()
+	if err != nil || !ok || batchName(rec.Data) != "x" || rec.MayBeStored {
+		t.Fatalf("unexpected record; got %q MayBeStored %v (ok %v, err %v); want x, false", batchName(rec.Data), rec.MayBeStored, ok, err)
+	}
+	if err := s.Commit(rec); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, "a")
+	for _, name := range []string{"b", "c", "d"} {
+		if err := s.AppendOverflow(batch(name), 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustAppend(t, s, "e")
+	s.Close()
+
+	s = mustOpen(t, cfg)
+	checkNames(t, drain(t, s), "a", "b", "c", "d", "e")
+}
