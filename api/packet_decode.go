@@ -65,6 +65,7 @@ func fromJSON(j *packetJSON, p *hepvault.Packet) error {
 	p.FromUser, p.ToUser, p.RURIUser, p.PAIUser = str(j.FromUser), str(j.ToUser), str(j.RURIUser), str(j.PAIUser)
 	p.ViaBranch, p.UserAgent, p.Contact = str(j.ViaBranch), str(j.UserAgent), str(j.Contact)
 	p.ContentType, p.CorrelationID = str(j.ContentType), str(j.CorrelationID)
+	p.CorrelationHeader = str(j.CorrelationHeader)
 	if j.StatusCode != nil {
 		p.StatusCode = *j.StatusCode
 	}

@@ -102,6 +102,7 @@ func appendPacket(dst []byte, p *hepvault.Packet) []byte {
 	dst = appendOpt(dst, `,"contact":`, p.Contact)
 	dst = appendOpt(dst, `,"content_type":`, p.ContentType)
 	dst = appendOpt(dst, `,"correlation_id":`, p.CorrelationID)
+	dst = appendOpt(dst, `,"correlation_header":`, p.CorrelationHeader)
 	dst = append(dst, `,"raw":`...)
 	dst = appendString(dst, p.Raw)
 	if !utf8.Valid(p.Raw) {
