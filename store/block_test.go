@@ -199,7 +199,7 @@ func decodeAll(format int16, packets []byte) ([]hepvault.Packet, error) {
 func textFields(p *hepvault.Packet) []*string {
 	return []*string{&p.CorrelationID, &p.InvalidReason, &p.Method, &p.RequestURI, &p.Reason, &p.CallID,
 		&p.CSeqMethod, &p.FromURI, &p.FromTag, &p.FromUser, &p.ToURI, &p.ToTag, &p.ToUser, &p.RURIUser,
-		&p.PAIUser, &p.ViaBranch, &p.UserAgent, &p.Contact, &p.ContentType}
+		&p.PAIUser, &p.ViaBranch, &p.UserAgent, &p.Contact, &p.ContentType, &p.CorrelationHeader}
 }
 
 // readBack is what the store returns for p: capture and receive times to
