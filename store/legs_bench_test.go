@@ -54,7 +54,9 @@ func BenchmarkCalls_Legs(b *testing.B) {
 		calls func(context.Context, store.CallFilter) (store.CallsPage, error)
 	}{
 		{"legs", db.Calls},
-		{"no_legs", func(ctx context.Context, f store.CallFilter) (store.CallsPage, error) { return store.CallsWithoutLegs(ctx, db, f) }},
+		{"no_legs", func(ctx context.Context, f store.CallFilter) (store.CallsPage, error) {
+			return store.CallsWithoutLegs(ctx, db, f)
+		}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
