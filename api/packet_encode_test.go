@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,4 +106,23 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("unexpected []byte encoding of %q; got %s; want %s", s, got, want)
 		}
 	})
+}
+
+// The text answer's packet line names the correlations, when there are,
+// on one line whatever bytes they hold.
+func TestAppendText_Correlations(t *testing.T) {
+	at := time.Date(2026, 12, 7, 4, 16, 45, 254837000, time.UTC)
+	p := hepvault.Packet{ID: 1, CapturedAt: at, Transport: hepvault.TransportUDP, Kind: hepvault.KindRequest, Method: "INVITE",
+		SrcIP: netip.MustParseAddr("127.0.0.1"), SrcPort: 5060, DstIP: netip.MustParseAddr("127.0.0.1"), DstPort: 5070,
+		CorrelationID: "hep\r\nid", CorrelationHeader: "1-30586@127.0.0.1", Raw: []byte("INVITE sip:bob@127.0.0.1 SIP/2.0\r\n\r\n")}
+	got := string(appendText(nil, []hepvault.Packet{p}, ""))
+	want := "#1 2026-12-07T04:16:45.254837Z UDP 127.0.0.1:5060 -> 127.0.0.1:5070  request INVITE" +
+		"  correlation_id hep..id  correlation_header 1-30586@127.0.0.1\n"
+	if !strings.HasPrefix(got, want) {
+		t.Fatalf("unexpected text; got\n%q\nwant it to start with\n%q", got, want)
+	}
+	p.CorrelationID, p.CorrelationHeader = "", ""
+	if got := string(appendText(nil, []hepvault.Packet{p}, "")); strings.Contains(strings.SplitN(got, "\n", 2)[0], "correlation") {
+		t.Fatalf("unexpected correlation on a packet without any: %q", got)
+	}
 }

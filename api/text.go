@@ -47,7 +47,7 @@ func appendText(dst []byte, pkts []hepvault.Packet, next string) []byte {
 }
 
 // appendField appends name and v when v is set, v's control characters as
-// '?' so that the packet's header stays one line.
+// '.', as in the message, so that the packet's line stays one line.
 func appendField(dst []byte, name, v string) []byte {
 	if v == "" {
 		return dst
@@ -56,7 +56,7 @@ func appendField(dst []byte, name, v string) []byte {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if c < 0x20 || c == 0x7f {
-			c = '?'
+			c = '.'
 		}
 		dst = append(dst, c)
 	}
