@@ -35,10 +35,10 @@ const goldenDir = "testdata/blocks"
 // TestBlockGolden decodes the golden blocks of every format and compares
 // them with their packets exactly. Stored blocks live for as long as the
 // data is kept, so a decoder must keep reading every format ever written:
-// these files are never rewritten once a format has shipped. When a format
-// 2 comes, add its golden pair beside these (go test ./store -run
+// these files are never rewritten once a format has shipped. When a new
+// format comes, add its golden pair beside these (go test ./store -run
 // TestBlockGolden -update writes the pair of currentFormat only) and keep
-// format1's as it is.
+// the others as they are.
 //
 // The terms of each golden block are checked against its packets too: the
 // term index holds the terms of blocks written long ago, so a change to
