@@ -104,6 +104,10 @@ type Packet struct {
 	UserAgent   string // User-Agent, or Server for responses that carry it
 	Contact     string
 	ContentType string
+	// CorrelationHeader is the value of the message's first correlating
+	// header (X-CID, X-Call-ID, or one named with --correlation-header),
+	// which links the legs of a call through a B2BUA, as CorrelationID does.
+	CorrelationHeader string
 
 	Raw []byte // the payload, byte for byte
 }

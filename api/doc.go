@@ -30,7 +30,9 @@
 //	ip              list of addresses, each matching source or destination
 //	capture_id      list of HEP capture agent ids, 0 to 4294967295
 //	call_id         the Call-ID, as one value (a comma is part of it)
-//	correlation_id  the HEP correlation id, as one value
+//	correlation_id  a correlation, as one value: the HEP correlation id
+//	                (chunk 0x0011) or the correlating header (X-CID,
+//	                X-Call-ID, --correlation-header) of a packet
 //	from_user       user part of the From URI
 //	to_user         user part of the To URI
 //	ruri_user       user part of the Request-URI
@@ -63,7 +65,12 @@
 //	state             list of callflow states (answered, busy, ...)
 //	status            list of final status codes, 100 to 699
 //
-// Lists, repeats and unknown parameters are treated as for packets.
+// Lists, repeats and unknown parameters are treated as for packets. Each
+// call's legs are the Call-IDs correlated with it (store/legs.go).
+//
+// GET /api/v1/calls/{call_id} answers {"packets": [...], "legs": [...]}:
+// the call's packets and its legs; legs=true gives the packets of every
+// leg, in capture order; format as for packets.
 //
 // # Statistics parameters
 //

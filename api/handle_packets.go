@@ -17,6 +17,8 @@ const NextCursorHeader = "X-Next-Cursor"
 type packetsAnswer struct {
 	Packets []packetJSON `json:"packets"`
 	Next    string       `json:"next,omitempty"`
+	// Legs, in a call's answer only: the Call-IDs of its other legs.
+	Legs *[]string `json:"legs,omitempty"`
 }
 
 // handlePackets answers GET /api/v1/packets: the first packets of a window,
@@ -39,10 +41,12 @@ func (s *Server) handlePackets(c echo.Context) error {
 	if more && len(pkts) > 0 {
 		next = encodeCursor(pkts[len(pkts)-1])
 	}
-	return s.answer(c, format, pkts, next, "hepvault-packets.pcap")
+	return s.answer(c, format, pkts, next, nil, "hepvault-packets.pcap")
 }
 
-// handleCall answers GET /api/v1/calls/{call_id}: every packet of one call.
+// handleCall answers GET /api/v1/calls/{call_id}: every packet of one call
+// and the Call-IDs of its other legs; with legs=true, the packets of every
+// leg, in capture order.
 func (s *Server) handleCall(c echo.Context) error {
 	callID, err := pathUnescape(c.Param("call_id"))
 	if err != nil {
@@ -51,28 +55,47 @@ func (s *Server) handleCall(c echo.Context) error {
 	if err := checkText("call_id", callID); err != nil {
 		return err
 	}
-	for name := range c.QueryParams() {
-		if name != "format" {
+	for name, vs := range c.QueryParams() {
+		if name != "format" && name != "legs" {
 			return invalid("unknown parameter %q", name)
+		}
+		if len(vs) > 1 {
+			return invalid("%s is given %d times; give it once", name, len(vs))
 		}
 	}
 	format, err := parseFormat(c.QueryParam("format"))
 	if err != nil {
 		return err
 	}
-	pkts, err := s.store.Call(c.Request().Context(), callID)
+	var withLegs bool
+	switch v := c.QueryParam("legs"); v {
+	case "", "false":
+	case "true":
+		withLegs = true
+	default:
+		return invalid("legs must be true or false, not %q", v)
+	}
+	pkts, legs, err := s.store.CallLegs(c.Request().Context(), callID, withLegs)
 	if err != nil {
 		return err
 	}
 	if len(pkts) == 0 {
 		return c.JSON(http.StatusNotFound, map[string]string{"error": "no packets with Call-ID " + callID})
 	}
-	return s.answer(c, format, pkts, "", "call-"+fileName(callID)+".pcap")
+	if legs == nil {
+		legs = []string{}
+	}
+	file := "call-" + fileName(callID)
+	if withLegs && len(legs) > 0 {
+		file += "-legs"
+	}
+	return s.answer(c, format, pkts, "", legs, file+".pcap")
 }
 
 // answer writes pkts in format; a pcap is an attachment named file, its
-// next page's cursor in NextCursorHeader.
-func (s *Server) answer(c echo.Context, format string, pkts []hepvault.Packet, next, file string) error {
+// next page's cursor in NextCursorHeader. legs, when not nil, are a call's
+// other legs, written in JSON.
+func (s *Server) answer(c echo.Context, format string, pkts []hepvault.Packet, next string, legs []string, file string) error {
 	bp := answerBuffers.Get().(*[]byte)
 	var buf []byte
 	var err error
@@ -93,7 +116,7 @@ func (s *Server) answer(c echo.Context, format string, pkts []hepvault.Packet, n
 		buf = appendText((*bp)[:0], pkts, next)
 		err = c.Blob(http.StatusOK, echo.MIMETextPlainCharsetUTF8, buf)
 	default:
-		buf = appendAnswer((*bp)[:0], pkts, next)
+		buf = appendAnswer((*bp)[:0], pkts, next, legs)
 		err = c.Blob(http.StatusOK, echo.MIMEApplicationJSON, buf)
 	}
 	if cap(buf) <= maxPooledAnswer {

@@ -16,17 +16,32 @@ import (
 // to work on the packets themselves. The summary and status class, which
 // the packet's other fields determine, are not read.
 func DecodePackets(body []byte) ([]hepvault.Packet, string, error) {
+	pkts, a, err := decodeAnswer(body)
+	return pkts, a.Next, err
+}
+
+// DecodeCall reads an answer of GET /api/v1/calls/{call_id} (JSON): its
+// packets and the Call-IDs of the call's other legs.
+func DecodeCall(body []byte) ([]hepvault.Packet, []string, error) {
+	pkts, a, err := decodeAnswer(body)
+	if a.Legs == nil {
+		return pkts, nil, err
+	}
+	return pkts, *a.Legs, err
+}
+
+func decodeAnswer(body []byte) ([]hepvault.Packet, packetsAnswer, error) {
 	var a packetsAnswer
 	if err := json.Unmarshal(body, &a); err != nil {
-		return nil, "", fmt.Errorf("api: reading packets: %w", err)
+		return nil, a, fmt.Errorf("api: reading packets: %w", err)
 	}
 	out := make([]hepvault.Packet, len(a.Packets))
 	for i := range a.Packets {
 		if err := fromJSON(&a.Packets[i], &out[i]); err != nil {
-			return nil, "", fmt.Errorf("api: packet %d (id %d): %w", i, a.Packets[i].ID, err)
+			return nil, a, fmt.Errorf("api: packet %d (id %d): %w", i, a.Packets[i].ID, err)
 		}
 	}
-	return out, a.Next, nil
+	return out, a, nil
 }
 
 func fromJSON(j *packetJSON, p *hepvault.Packet) error {
@@ -65,6 +80,7 @@ func fromJSON(j *packetJSON, p *hepvault.Packet) error {
 	p.FromUser, p.ToUser, p.RURIUser, p.PAIUser = str(j.FromUser), str(j.ToUser), str(j.RURIUser), str(j.PAIUser)
 	p.ViaBranch, p.UserAgent, p.Contact = str(j.ViaBranch), str(j.UserAgent), str(j.Contact)
 	p.ContentType, p.CorrelationID = str(j.ContentType), str(j.CorrelationID)
+	p.CorrelationHeader = str(j.CorrelationHeader)
 	if j.StatusCode != nil {
 		p.StatusCode = *j.StatusCode
 	}

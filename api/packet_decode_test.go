@@ -35,7 +35,7 @@ func TestDecodePackets_RoundTrip(t *testing.T) {
 	binary := hepvault.Packet{ID: 9, CapturedAt: at, ReceivedAt: at, Transport: hepvault.Transport(99),
 		Kind: hepvault.KindInvalid, InvalidReason: "no SIP start line", Raw: []byte("\x00\x01\xff\xfe junk\r\n")}
 	want := []hepvault.Packet{request, response, binary}
-	got, next, err := DecodePackets(appendAnswer(nil, want, "cur<sor>"))
+	got, next, err := DecodePackets(appendAnswer(nil, want, "cur<sor>", nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,8 +24,9 @@ var answerBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); re
 
 const maxPooledAnswer = 1 << 20
 
-// appendAnswer appends {"packets":[...],"next":...} and a newline to dst.
-func appendAnswer(dst []byte, pkts []hepvault.Packet, next string) []byte {
+// appendAnswer appends {"packets":[...],"next":...,"legs":[...]} and a
+// newline to dst; legs only when not nil.
+func appendAnswer(dst []byte, pkts []hepvault.Packet, next string, legs []string) []byte {
 	dst = append(dst, `{"packets":[`...)
 	for i := range pkts {
 		if i > 0 {
@@ -37,6 +38,16 @@ func appendAnswer(dst []byte, pkts []hepvault.Packet, next string) []byte {
 	if next != "" {
 		dst = append(dst, `,"next":`...)
 		dst = appendString(dst, next)
+	}
+	if legs != nil {
+		dst = append(dst, `,"legs":[`...)
+		for i, l := range legs {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, l)
+		}
+		dst = append(dst, ']')
 	}
 	return append(dst, "}\n"...)
 }
@@ -102,6 +113,7 @@ func appendPacket(dst []byte, p *hepvault.Packet) []byte {
 	dst = appendOpt(dst, `,"contact":`, p.Contact)
 	dst = appendOpt(dst, `,"content_type":`, p.ContentType)
 	dst = appendOpt(dst, `,"correlation_id":`, p.CorrelationID)
+	dst = appendOpt(dst, `,"correlation_header":`, p.CorrelationHeader)
 	dst = append(dst, `,"raw":`...)
 	dst = appendString(dst, p.Raw)
 	if !utf8.Valid(p.Raw) {

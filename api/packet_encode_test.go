@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,15 +35,20 @@ func TestAppendAnswer_MatchesEncodingJSON(t *testing.T) {
 	odd := hepvault.Packet{
 		ID: -1, Transport: hepvault.Transport(99), Kind: hepvault.KindInvalid, InvalidReason: "bad \"start\" line\\",
 		Method: "\x00NUL\x01\x1f\x7f", CallID: "\xff\xfeinvalid\xc3(utf8", FromTag: "\u2028line\u2029sep\b\f\t",
-		Reason: "日本語 émoji 🎉", FromUser: "a<b>&c\"d\\", ToUser: "\xffbad\x00", PAIUser: "ü\u2028", CSeqMethod: "", CSeq: 5, // a CSeq number without method shows null
+		Reason: "日本語 émoji 🎉", FromUser: "a<b>&c\"d\\", ToUser: "\xffbad\x00", PAIUser: "ü\u2028", CorrelationHeader: "icid\u2028<1>", CSeqMethod: "", CSeq: 5, // a CSeq number without method shows null
 		Raw: []byte("\x00\x01\xff\xfe junk \xe2\x80\xa8 <script>\r\n"),
 	}
 	emptyRaw := hepvault.Packet{ID: 9, Kind: hepvault.KindInvalid, Raw: []byte{}}
 	noStatus := hepvault.Packet{ID: 10, Kind: hepvault.KindResponse, Raw: nil}
 
-	f := func(name string, pkts []hepvault.Packet, next string) {
+	f := func(name string, pkts []hepvault.Packet, next string, legs ...[]string) {
 		t.Helper()
 		want := packetsAnswer{Packets: make([]packetJSON, len(pkts)), Next: next}
+		var l []string
+		if len(legs) > 0 {
+			l = legs[0]
+			want.Legs = &l
+		}
 		for i := range pkts {
 			want.Packets[i] = toJSON(&pkts[i])
 		}
@@ -50,12 +56,14 @@ func TestAppendAnswer_MatchesEncodingJSON(t *testing.T) {
 		if err := json.NewEncoder(&wantBuf).Encode(want); err != nil {
 			t.Fatal(err)
 		}
-		got := appendAnswer(nil, pkts, next)
+		got := appendAnswer(nil, pkts, next, l)
 		if !bytes.Equal(got, wantBuf.Bytes()) {
 			t.Errorf("%s: unexpected answer;\ngot  %s\nwant %s", name, got, wantBuf.Bytes())
 		}
 	}
 	f("empty", nil, "")
+	f("a call without legs", []hepvault.Packet{request}, "", []string{})
+	f("a call with legs", []hepvault.Packet{request}, "", []string{"leg-b@10.0.0.1", "<leg \"c\">\u2028"})
 	f("request", []hepvault.Packet{request}, "")
 	f("response", []hepvault.Packet{response}, "")
 	f("odd", []hepvault.Packet{odd}, "")
@@ -98,4 +106,23 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("unexpected []byte encoding of %q; got %s; want %s", s, got, want)
 		}
 	})
+}
+
+// The text answer's packet line names the correlations, when there are,
+// on one line whatever bytes they hold.
+func TestAppendText_Correlations(t *testing.T) {
+	at := time.Date(2026, 12, 7, 4, 16, 45, 254837000, time.UTC)
+	p := hepvault.Packet{ID: 1, CapturedAt: at, Transport: hepvault.TransportUDP, Kind: hepvault.KindRequest, Method: "INVITE",
+		SrcIP: netip.MustParseAddr("127.0.0.1"), SrcPort: 5060, DstIP: netip.MustParseAddr("127.0.0.1"), DstPort: 5070,
+		CorrelationID: "hep\r\nid", CorrelationHeader: "1-30586@127.0.0.1", Raw: []byte("INVITE sip:bob@127.0.0.1 SIP/2.0\r\n\r\n")}
+	got := string(appendText(nil, []hepvault.Packet{p}, ""))
+	want := "#1 2026-12-07T04:16:45.254837Z UDP 127.0.0.1:5060 -> 127.0.0.1:5070  request INVITE" +
+		"  correlation_id hep..id  correlation_header 1-30586@127.0.0.1\n"
+	if !strings.HasPrefix(got, want) {
+		t.Fatalf("unexpected text; got\n%q\nwant it to start with\n%q", got, want)
+	}
+	p.CorrelationID, p.CorrelationHeader = "", ""
+	if got := string(appendText(nil, []hepvault.Packet{p}, "")); strings.Contains(strings.SplitN(got, "\n", 2)[0], "correlation") {
+		t.Fatalf("unexpected correlation on a packet without any: %q", got)
+	}
 }

@@ -48,6 +48,8 @@ type packetJSON struct {
 	Contact       *string `json:"contact"`
 	ContentType   *string `json:"content_type"`
 	CorrelationID *string `json:"correlation_id"`
+	// CorrelationHeader is the value of the correlating header (X-CID, ...).
+	CorrelationHeader *string `json:"correlation_header"`
 	// Raw is the message as text. JSON strings hold only valid UTF-8, so when
 	// the payload is not, RawBase64 carries it byte for byte as well.
 	Raw       string `json:"raw"`
@@ -76,7 +78,8 @@ func toJSON(p *hepvault.Packet) packetJSON {
 		FromUser: opt(p.FromUser), ToUser: opt(p.ToUser), RURIUser: opt(p.RURIUser), PAIUser: opt(p.PAIUser),
 		ViaBranch: opt(p.ViaBranch), UserAgent: opt(p.UserAgent),
 		Contact: opt(p.Contact), ContentType: opt(p.ContentType), CorrelationID: opt(p.CorrelationID),
-		Raw: string(p.Raw),
+		CorrelationHeader: opt(p.CorrelationHeader),
+		Raw:               string(p.Raw),
 	}
 	if p.Kind == hepvault.KindResponse {
 		code, class := p.StatusCode, p.StatusClass().String()

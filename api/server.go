@@ -15,7 +15,9 @@ import (
 // Store is what the API needs from storage.
 type Store interface {
 	Packets(ctx context.Context, f hepvault.Filter) ([]hepvault.Packet, bool, error)
-	Call(ctx context.Context, callID string) ([]hepvault.Packet, error)
+	// CallLegs gives the packets of one Call-ID and the Call-IDs of its
+	// other legs; with legPackets, the packets of every leg.
+	CallLegs(ctx context.Context, callID string, legPackets bool) ([]hepvault.Packet, []string, error)
 	Calls(ctx context.Context, f store.CallFilter) (store.CallsPage, error)
 	Stats(ctx context.Context, q hepvault.StatsQuery) ([]hepvault.StatsSeries, error)
 	Recordings(ctx context.Context, f store.RecordingFilter) (store.RecordingsPage, error)

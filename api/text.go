@@ -30,6 +30,8 @@ func appendText(dst []byte, pkts []hepvault.Packet, next string) []byte {
 		dst = appendHostPort(dst, p.DstIP, p.DstPort)
 		dst = append(dst, "  "...)
 		dst = append(dst, p.Summary()...)
+		dst = appendField(dst, "  correlation_id ", p.CorrelationID)
+		dst = appendField(dst, "  correlation_header ", p.CorrelationHeader)
 		dst = append(dst, '\n')
 		dst = appendMessage(dst, p.Raw)
 		dst = append(dst, '\n')
@@ -40,6 +42,23 @@ func appendText(dst []byte, pkts []hepvault.Packet, next string) []byte {
 		dst = append(dst, " to the query, or cursor="...)
 		dst = append(dst, next...)
 		dst = append(dst, " to the URL)\n"...)
+	}
+	return dst
+}
+
+// appendField appends name and v when v is set, v's control characters as
+// '.', as in the message, so that the packet's line stays one line.
+func appendField(dst []byte, name, v string) []byte {
+	if v == "" {
+		return dst
+	}
+	dst = append(dst, name...)
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < 0x20 || c == 0x7f {
+			c = '.'
+		}
+		dst = append(dst, c)
 	}
 	return dst
 }

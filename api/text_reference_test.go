@@ -21,8 +21,26 @@ func writeTextReference(b *strings.Builder, pkts []hepvault.Packet, next string)
 	}
 	for i := range pkts {
 		p := &pkts[i]
-		fmt.Fprintf(b, "#%d %s %s %s -> %s  %s\n", i+1, p.CapturedAt.UTC().Format(TimeFormat),
+		fmt.Fprintf(b, "#%d %s %s %s -> %s  %s", i+1, p.CapturedAt.UTC().Format(TimeFormat),
 			strings.ToUpper(p.Transport.String()), hostPortReference(p.SrcIP, p.SrcPort), hostPortReference(p.DstIP, p.DstPort), p.Summary())
+		oneLine := func(s string) string {
+			var o []byte
+			for i := 0; i < len(s); i++ {
+				if s[i] < 0x20 || s[i] == 0x7f {
+					o = append(o, '.')
+				} else {
+					o = append(o, s[i])
+				}
+			}
+			return string(o)
+		}
+		if p.CorrelationID != "" {
+			fmt.Fprintf(b, "  correlation_id %s", oneLine(p.CorrelationID))
+		}
+		if p.CorrelationHeader != "" {
+			fmt.Fprintf(b, "  correlation_header %s", oneLine(p.CorrelationHeader))
+		}
+		b.WriteByte('\n')
 		writeMessageReference(b, p.Raw)
 		b.WriteByte('\n')
 	}
@@ -72,7 +90,8 @@ func TestAppendText_MatchesReference(t *testing.T) {
 	f("odd", []hepvault.Packet{
 		{Transport: hepvault.Transport(99), Kind: hepvault.KindResponse, StatusCode: 180, Reason: "Ringing",
 			Raw: []byte("\x00a\rb\r\r\n\xff\xfe\xe2\x80x\t\x7fé🎉\r\n\n\r\n")},
-		{Kind: hepvault.KindInvalid, InvalidReason: "no start line", Raw: []byte("\r")},
+		{Kind: hepvault.KindInvalid, InvalidReason: "no start line", Raw: []byte("\r"), CorrelationID: "a\x00\x7f\nb"},
+		{Kind: hepvault.KindRequest, Method: "INVITE", CorrelationHeader: "icid é\t1", Raw: []byte("x")},
 		{Kind: hepvault.KindInvalid, Raw: nil},
 		{Kind: hepvault.KindInvalid, Raw: []byte("\n\r\n\xef\xbf\xbd\xc3")},
 	}, "next<cursor>")

@@ -57,6 +57,7 @@ func build(hp *hep.Packet, m *sip.Message, parseErr error, recv time.Time, id in
 	p.RURIUser, p.PAIUser = user(m.RequestURI), user(m.PAIURI)
 	p.ViaBranch, p.UserAgent = sub(m.ViaBranch), sub(m.UserAgent)
 	p.Contact, p.ContentType = sub(m.Contact), sub(m.ContentType)
+	p.CorrelationHeader = sub(m.Correlation)
 	return p
 }
 

@@ -44,7 +44,10 @@ type Config struct {
 	// AuthKey, when not empty, is the HEP auth key (chunk 0x000e) a packet
 	// must carry to be stored; the others are dropped with ReasonAuth.
 	AuthKey []byte
-	Logger  *slog.Logger
+	// CorrelationHeaders are read as correlating the legs of a call
+	// (hepvault.Packet.CorrelationHeader) beside X-CID and X-Call-ID.
+	CorrelationHeaders []sip.CorrelationHeader
+	Logger             *slog.Logger
 }
 
 // DefaultConfig returns the settings hepvault runs with unless told otherwise.
@@ -230,7 +233,7 @@ func (w *worker) handle(buf []byte, recv time.Time) {
 		return
 	}
 	w.msg.Reset()
-	perr := sip.Parse(hp.Payload, &w.msg)
+	perr := sip.ParseWith(hp.Payload, &w.msg, c.cfg.CorrelationHeaders)
 	p := build(hp, &w.msg, perr, recv, c.nextID(recv))
 	w.countSIP(&p)
 	if perr != nil {

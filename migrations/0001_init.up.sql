@@ -12,9 +12,10 @@
 -- hepvault does (the packets view and packets_between below). Fields and
 -- payloads share one array, compressed as one value: a header field then
 -- costs a back-reference to the same bytes of its payload. A new field is an attribute
--- added at the end of packet_v1 (old values read it as NULL); a change of
--- layout is a new format number in packet_blocks.format, and the decoder
--- keeps reading every format ever written.
+-- added at the end of packet_v1 (old values read it as NULL) and a new
+-- format number in packet_blocks.format, which says which attributes a
+-- block's values were written with (store/block.go); the decoder keeps
+-- reading every format ever written.
 --
 -- In packet_v1 an absent value is NULL: method and request_uri of a
 -- response, status_code and reason of a request, anything a malformed
@@ -53,7 +54,8 @@ CREATE TYPE packet_v1 AS (
     user_agent     text,        -- User-Agent, or Server in a response
     contact        text,
     content_type   text,
-    raw            bytea        -- the payload, byte for byte
+    raw            bytea,       -- the payload, byte for byte
+    correlation_header text     -- X-CID, X-Call-ID or a --correlation-header (format 2)
 );
 
 CREATE TABLE packet_blocks (
@@ -61,7 +63,7 @@ CREATE TABLE packet_blocks (
     first_id  bigint      NOT NULL, -- id of the first packet
     last_at   timestamptz NOT NULL, -- capture time of the last packet
     count     integer     NOT NULL, -- packets in the block
-    format    smallint    NOT NULL, -- layout of packets: 1
+    format    smallint    NOT NULL, -- layout of packets: 1, 2 (store/block.go)
     terms     integer[]   NOT NULL, -- what the block holds for each filter, hashed (store/terms.go), sorted, once each
     packets   packet_v1[] NOT NULL
 ) PARTITION BY RANGE (first_at);

@@ -16,7 +16,7 @@ import (
 // maxBlockPackets packets sorted by (capture time, id), as one PostgreSQL
 // array, packet_v1[], in PostgreSQL's own binary format, which hepvault
 // writes and reads itself. A packet_v1 holds every field as it was
-// extracted on arrival and, last, the payload. So a stored packet reads back
+// extracted on arrival and the payload. So a stored packet reads back
 // as it was written, whatever the SIP parser of the day makes of its
 // payload, and PostgreSQL reads blocks without hepvault.
 //
@@ -37,12 +37,18 @@ type block struct {
 	packets         []byte  // binary packet_v1[]
 }
 
-// Block formats. Format 1: packets is a one-dimensional packet_v1[]
-// (columns in the order of metaColumns; a value with fewer columns was
-// written before the later ones existed).
+// Block formats: packets is a one-dimensional packet_v1[], its values'
+// columns in the order of metaColumns. Format 1 has the columns up to raw;
+// format 2 adds correlation_header. A format adds columns at the end, so
+// the decoder reads every format alike, a column a value lacks as NULL.
+// The number still matters to the writer: PostgreSQL's binary input takes
+// a packet_v1 only with every attribute the type has now, so a block of an
+// older format (from the spool of an older hepvault) is written again in
+// the current one before it is sent (upgrade).
 const (
 	format1       = 1
-	currentFormat = format1
+	format2       = 2
+	currentFormat = format2
 )
 
 // Built-in type OIDs, fixed by PostgreSQL.
@@ -73,7 +79,7 @@ var metaColumns = [...]struct {
 	{"to_uri", oidText}, {"to_tag", oidText}, {"to_user", oidText},
 	{"ruri_user", oidText}, {"pai_user", oidText}, {"via_branch", oidText},
 	{"user_agent", oidText}, {"contact", oidText}, {"content_type", oidText},
-	{"raw", oidBytea},
+	{"raw", oidBytea}, {"correlation_header", oidText},
 }
 
 // Column indexes of metaColumns that the decoder reads by number.
@@ -112,6 +118,7 @@ const (
 	colContact
 	colContentType
 	colRaw
+	colCorrelationHeader
 	numMetaColumns
 )
 
@@ -249,6 +256,7 @@ func (e *metaEncoder) add(p *hepvault.Packet) {
 	e.text(p.Contact)
 	e.text(p.ContentType)
 	e.col(oidBytea, p.Raw)
+	e.text(p.CorrelationHeader)
 	binary.BigEndian.PutUint32(e.b[lenAt:], uint32(len(e.b)-lenAt-4))
 }
 
@@ -324,7 +332,7 @@ type blockDecoder struct {
 
 // reset starts reading a block of the given format.
 func (d *blockDecoder) reset(format int16, packets []byte) error {
-	if format != format1 {
+	if format < format1 || format > currentFormat {
 		return fmt.Errorf("%w: unknown format %d", errBadBlock, format)
 	}
 	return d.packets.reset(packets)
@@ -401,6 +409,7 @@ func (d *blockDecoder) next(p *hepvault.Packet) error {
 	p.RURIUser, p.PAIUser = str(colRURIUser), str(colPAIUser)
 	p.ViaBranch, p.UserAgent = str(colViaBranch), str(colUserAgent)
 	p.Contact, p.ContentType = str(colContact), str(colContentType)
+	p.CorrelationHeader = str(colCorrelationHeader)
 	if !ok {
 		return errBadBlock
 	}
@@ -461,7 +470,7 @@ func (d *blockDecoder) inet(i int, ok *bool) netip.Addr {
 func own(p *hepvault.Packet) {
 	fields := [...]*string{&p.CorrelationID, &p.InvalidReason, &p.Method, &p.RequestURI, &p.Reason,
 		&p.CallID, &p.CSeqMethod, &p.FromURI, &p.FromTag, &p.FromUser, &p.ToURI, &p.ToTag, &p.ToUser,
-		&p.RURIUser, &p.PAIUser, &p.ViaBranch, &p.UserAgent, &p.Contact, &p.ContentType}
+		&p.RURIUser, &p.PAIUser, &p.ViaBranch, &p.UserAgent, &p.Contact, &p.ContentType, &p.CorrelationHeader}
 	n := len(p.Raw)
 	for _, f := range fields {
 		*f = cleanText(*f)
@@ -547,4 +556,30 @@ func readBlock(src []byte) (block, []byte, error) {
 		return b, nil, errBadBlock
 	}
 	return b, src[off:], nil
+}
+
+// upgrade writes b again in the current format when it is of an older one.
+// The same packets give the same block: its key and terms do not change.
+func upgrade(b *block) error {
+	if b.format == currentFormat {
+		return nil
+	}
+	var d blockDecoder
+	if err := d.reset(b.format, b.packets); err != nil {
+		return err
+	}
+	pkts := make([]hepvault.Packet, 0, b.count)
+	for d.more() {
+		var p hepvault.Packet
+		if err := d.next(&p); err != nil {
+			return err
+		}
+		pkts = append(pkts, p)
+	}
+	nb := encodeBlocks(pkts)
+	if len(nb) != 1 || !nb[0].firstAt.Equal(b.firstAt) || nb[0].firstID != b.firstID {
+		return fmt.Errorf("%w: a block of format %d does not make one block again", errBadBlock, b.format)
+	}
+	*b = nb[0]
+	return nil
 }

@@ -284,6 +284,7 @@ func fuzzPacket(r *fuzzReader, m *sip.Message, at time.Time, id int64, rawBytes 
 	user := func(uri []byte) string { return string(sip.URIUser(uri)) }
 	p.FromUser, p.ToUser, p.RURIUser, p.PAIUser = user(m.FromURI), user(m.ToURI), user(m.RequestURI), user(m.PAIURI)
 	p.ViaBranch, p.UserAgent, p.Contact, p.ContentType = string(m.ViaBranch), string(m.UserAgent), string(m.Contact), string(m.ContentType)
+	p.CorrelationHeader = string(m.Correlation)
 	if flags&0xc0 == 0 {
 		return p
 	}
@@ -291,7 +292,7 @@ func fuzzPacket(r *fuzzReader, m *sip.Message, at time.Time, id int64, rawBytes 
 	set := r.u32()
 	fields := []*string{&p.Method, &p.RequestURI, &p.Reason, &p.CallID, &p.CSeqMethod, &p.FromURI, &p.FromTag,
 		&p.ToURI, &p.ToTag, &p.ViaBranch, &p.UserAgent, &p.Contact, &p.ContentType,
-		&p.FromUser, &p.ToUser, &p.RURIUser, &p.PAIUser}
+		&p.FromUser, &p.ToUser, &p.RURIUser, &p.PAIUser, &p.CorrelationHeader}
 	for i, f := range fields {
 		if set&(1<<i) != 0 {
 			*f = r.str()

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -19,6 +20,8 @@ import (
 	"github.com/hepvault/hepvault/collector/hep"
 	"github.com/hepvault/hepvault/collector/sip"
 	"github.com/hepvault/hepvault/internal/fixture"
+	"github.com/hepvault/hepvault/store/storetest"
+	"github.com/jackc/pgx/v5"
 )
 
 var update = flag.Bool("update", false, "write the golden blocks of the current format (testdata/blocks/format<N>.bin and .json)")
@@ -32,10 +35,10 @@ const goldenDir = "testdata/blocks"
 // TestBlockGolden decodes the golden blocks of every format and compares
 // them with their packets exactly. Stored blocks live for as long as the
 // data is kept, so a decoder must keep reading every format ever written:
-// these files are never rewritten once a format has shipped. When a format
-// 2 comes, add its golden pair beside these (go test ./store -run
+// these files are never rewritten once a format has shipped. When a new
+// format comes, add its golden pair beside these (go test ./store -run
 // TestBlockGolden -update writes the pair of currentFormat only) and keep
-// format1's as it is.
+// the others as they are.
 //
 // The terms of each golden block are checked against its packets too: the
 // term index holds the terms of blocks written long ago, so a change to
@@ -154,7 +157,8 @@ func writeGolden(t *testing.T) {
 
 // goldenPackets are packets as the collector builds them: messages of the
 // Kamailio captures in testdata (HEPv3: registrations, keepalives, a call
-// over UDP, one over TCP; HEPv2: a busy call and one to an unknown user),
+// over UDP, one over TCP; HEPv2: a busy call and one to an unknown user;
+// HEPv3: a call whose forwarded INVITE carries X-CID),
 // and a few messages that give every column a value (a P-Asserted-Identity,
 // tel: and escaped users, IPv6, a correlation id, HEPv1's time to the
 // nanosecond, a payload that is not SIP).
@@ -180,6 +184,15 @@ func goldenPackets(tb testing.TB) []hepvault.Packet {
 	}
 	add(fixture.HEP3, [2]int{1, 29}, [2]int{295, 307})
 	add(fixture.HEP2, [2]int{35, 45})
+	// A call through a Kamailio that gives it a second Call-ID towards the
+	// callee, naming the first in X-CID (format 2's correlation_header).
+	for i, d := range fixture.HEP(tb, fixture.LegsPcap)[:13] {
+		if err := dec.Decode(d, &hp); err != nil {
+			tb.Fatalf("%s HEP packet %d: %v", fixture.LegsPcap, i+1, err)
+		}
+		err := sip.Parse(hp.Payload, &m)
+		pkts = append(pkts, collector.Build(&hp, &m, err, hp.Time().Add(time.Millisecond), int64(800000+i)))
+	}
 
 	at := time.Date(2026, 11, 25, 12, 33, 0, 0, time.UTC)
 	crafted := []struct {
@@ -194,7 +207,7 @@ func goldenPackets(tb testing.TB) []hepvault.Packet {
 				"From: \"Müller\" <sip:+49-30-7741528@example.com>;tag=gold1\r\n" +
 				"To: <tel:49307741528>\r\n" +
 				"P-Asserted-Identity: \"Alice\" <sip:alice.smith@example.com>, <tel:+49-30-111>\r\n" +
-				"Call-ID: golden-call-1@2001:db8::10\r\nCSeq: 4711 INVITE\r\n" +
+				"Call-ID: golden-call-1@2001:db8::10\r\nCSeq: 4711 INVITE\r\nX-Call-ID: golden-leg-a\r\n" +
 				"Contact: <sip:+49-30-7741528@[2001:db8::10]:5061;transport=tcp>\r\n" +
 				"User-Agent: Yealink SIP-T46S 66.86.0.15\r\nContent-Type: application/sdp\r\nContent-Length: 28\r\n\r\n" +
 				"v=0\r\no=- 1 1 IN IP6 ::1\r\ns=-\r\n"},
@@ -221,4 +234,78 @@ func goldenPackets(tb testing.TB) []hepvault.Packet {
 		pkts = append(pkts, collector.Build(&hp, &m, err, recv, int64(900000+i)))
 	}
 	return pkts
+}
+
+// TestBlockGolden_OlderFormatWritten writes the golden blocks of format 1,
+// as the spool of an older hepvault hands them over, to a database whose
+// packet_v1 has the columns of the current format: they are written again
+// in it (upgrade) and read back as they were.
+func TestBlockGolden_OlderFormatWritten(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(goldenDir, "format1.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := os.ReadFile(filepath.Join(goldenDir, "format1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []hepvault.Packet
+	if err := json.Unmarshal(js, &want); err != nil {
+		t.Fatal(err)
+	}
+	var e encoded
+	for rest := data; len(rest) > 0; {
+		var b block
+		if b, rest, err = readBlock(rest); err != nil {
+			t.Fatal(err)
+		}
+		if b.format != format1 {
+			t.Fatalf("unexpected format %d in format1.bin", b.format)
+		}
+		e.blocks = append(e.blocks, b)
+		e.packets += int(b.count)
+	}
+	cfg := DefaultConfig()
+	cfg.DSN = storetest.NewDatabase(t)
+	ctx := context.Background()
+	db, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w := NewWriter(db, DefaultWriterConfig())
+	n, err := w.writeEncodedOnce(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(len(want)) {
+		t.Fatalf("unexpected packets written; got %d; want %d", n, len(want))
+	}
+	got, _, err := db.Packets(ctx, hepvault.Filter{Limit: MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(want, func(a, b hepvault.Packet) int { return comparePackets(&a, &b) })
+	if len(got) != len(want) {
+		t.Fatalf("unexpected packets read; got %d; want %d", len(got), len(want))
+	}
+	for i := range got {
+		if d := diffPacket(got[i], want[i]); d != "" {
+			t.Fatalf("packet %d (id %d): %s", i, want[i].ID, d)
+		}
+	}
+	rows, err := db.pool.Query(ctx, `SELECT DISTINCT format FROM packet_blocks`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	formats, err := pgx.CollectRows(rows, pgx.RowTo[int16])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(formats, []int16{currentFormat}) {
+		t.Fatalf("unexpected formats stored; got %v; want [%d]", formats, currentFormat)
+	}
 }

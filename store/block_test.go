@@ -199,7 +199,7 @@ func decodeAll(format int16, packets []byte) ([]hepvault.Packet, error) {
 func textFields(p *hepvault.Packet) []*string {
 	return []*string{&p.CorrelationID, &p.InvalidReason, &p.Method, &p.RequestURI, &p.Reason, &p.CallID,
 		&p.CSeqMethod, &p.FromURI, &p.FromTag, &p.FromUser, &p.ToURI, &p.ToTag, &p.ToUser, &p.RURIUser,
-		&p.PAIUser, &p.ViaBranch, &p.UserAgent, &p.Contact, &p.ContentType}
+		&p.PAIUser, &p.ViaBranch, &p.UserAgent, &p.Contact, &p.ContentType, &p.CorrelationHeader}
 }
 
 // readBack is what the store returns for p: capture and receive times to
@@ -565,6 +565,8 @@ func fullPacket() hepvault.Packet {
 		Contact:       "<sip:alice@10.0.0.1:5060>",
 		ContentType:   "application/sdp",
 		Raw:           binaryRaw(),
+		// P-Charging-Vector's icid-value
+		CorrelationHeader: "1234bc9876e",
 	}
 }
 
@@ -808,40 +810,41 @@ func rewriteColumns(tb testing.TB, packets []byte, fn func(cols []column) []colu
 // clearColumn says what a packet reads as without each column of
 // packet_v1 (NULL, or written before the column existed).
 var clearColumn = map[string]func(p *hepvault.Packet){
-	"captured_at":    func(p *hepvault.Packet) { p.CapturedAt = time.Time{} },
-	"id":             func(p *hepvault.Packet) { p.ID = 0 },
-	"received_at":    func(p *hepvault.Packet) { p.ReceivedAt = time.Time{} },
-	"capture_id":     func(p *hepvault.Packet) { p.CaptureID = 0 },
-	"hep_version":    func(p *hepvault.Packet) { p.HEPVersion = 0 },
-	"proto_type":     func(p *hepvault.Packet) { p.ProtoType = 0 },
-	"correlation_id": func(p *hepvault.Packet) { p.CorrelationID = "" },
-	"src_ip":         func(p *hepvault.Packet) { p.SrcIP = netip.Addr{} },
-	"src_port":       func(p *hepvault.Packet) { p.SrcPort = 0 },
-	"dst_ip":         func(p *hepvault.Packet) { p.DstIP = netip.Addr{} },
-	"dst_port":       func(p *hepvault.Packet) { p.DstPort = 0 },
-	"transport":      func(p *hepvault.Packet) { p.Transport = 0 },
-	"kind":           func(p *hepvault.Packet) { p.Kind = 0 },
-	"invalid_reason": func(p *hepvault.Packet) { p.InvalidReason = "" },
-	"method":         func(p *hepvault.Packet) { p.Method = "" },
-	"request_uri":    func(p *hepvault.Packet) { p.RequestURI = "" },
-	"status_code":    func(p *hepvault.Packet) { p.StatusCode = 0 },
-	"reason":         func(p *hepvault.Packet) { p.Reason = "" },
-	"call_id":        func(p *hepvault.Packet) { p.CallID = "" },
-	"cseq":           func(p *hepvault.Packet) { p.CSeq = 0 },
-	"cseq_method":    func(p *hepvault.Packet) { p.CSeqMethod = "" },
-	"from_uri":       func(p *hepvault.Packet) { p.FromURI = "" },
-	"from_tag":       func(p *hepvault.Packet) { p.FromTag = "" },
-	"from_user":      func(p *hepvault.Packet) { p.FromUser = "" },
-	"to_uri":         func(p *hepvault.Packet) { p.ToURI = "" },
-	"to_tag":         func(p *hepvault.Packet) { p.ToTag = "" },
-	"to_user":        func(p *hepvault.Packet) { p.ToUser = "" },
-	"ruri_user":      func(p *hepvault.Packet) { p.RURIUser = "" },
-	"pai_user":       func(p *hepvault.Packet) { p.PAIUser = "" },
-	"via_branch":     func(p *hepvault.Packet) { p.ViaBranch = "" },
-	"user_agent":     func(p *hepvault.Packet) { p.UserAgent = "" },
-	"contact":        func(p *hepvault.Packet) { p.Contact = "" },
-	"content_type":   func(p *hepvault.Packet) { p.ContentType = "" },
-	"raw":            func(p *hepvault.Packet) { p.Raw = nil },
+	"captured_at":        func(p *hepvault.Packet) { p.CapturedAt = time.Time{} },
+	"id":                 func(p *hepvault.Packet) { p.ID = 0 },
+	"received_at":        func(p *hepvault.Packet) { p.ReceivedAt = time.Time{} },
+	"capture_id":         func(p *hepvault.Packet) { p.CaptureID = 0 },
+	"hep_version":        func(p *hepvault.Packet) { p.HEPVersion = 0 },
+	"proto_type":         func(p *hepvault.Packet) { p.ProtoType = 0 },
+	"correlation_id":     func(p *hepvault.Packet) { p.CorrelationID = "" },
+	"src_ip":             func(p *hepvault.Packet) { p.SrcIP = netip.Addr{} },
+	"src_port":           func(p *hepvault.Packet) { p.SrcPort = 0 },
+	"dst_ip":             func(p *hepvault.Packet) { p.DstIP = netip.Addr{} },
+	"dst_port":           func(p *hepvault.Packet) { p.DstPort = 0 },
+	"transport":          func(p *hepvault.Packet) { p.Transport = 0 },
+	"kind":               func(p *hepvault.Packet) { p.Kind = 0 },
+	"invalid_reason":     func(p *hepvault.Packet) { p.InvalidReason = "" },
+	"method":             func(p *hepvault.Packet) { p.Method = "" },
+	"request_uri":        func(p *hepvault.Packet) { p.RequestURI = "" },
+	"status_code":        func(p *hepvault.Packet) { p.StatusCode = 0 },
+	"reason":             func(p *hepvault.Packet) { p.Reason = "" },
+	"call_id":            func(p *hepvault.Packet) { p.CallID = "" },
+	"cseq":               func(p *hepvault.Packet) { p.CSeq = 0 },
+	"cseq_method":        func(p *hepvault.Packet) { p.CSeqMethod = "" },
+	"from_uri":           func(p *hepvault.Packet) { p.FromURI = "" },
+	"from_tag":           func(p *hepvault.Packet) { p.FromTag = "" },
+	"from_user":          func(p *hepvault.Packet) { p.FromUser = "" },
+	"to_uri":             func(p *hepvault.Packet) { p.ToURI = "" },
+	"to_tag":             func(p *hepvault.Packet) { p.ToTag = "" },
+	"to_user":            func(p *hepvault.Packet) { p.ToUser = "" },
+	"ruri_user":          func(p *hepvault.Packet) { p.RURIUser = "" },
+	"pai_user":           func(p *hepvault.Packet) { p.PAIUser = "" },
+	"via_branch":         func(p *hepvault.Packet) { p.ViaBranch = "" },
+	"user_agent":         func(p *hepvault.Packet) { p.UserAgent = "" },
+	"contact":            func(p *hepvault.Packet) { p.Contact = "" },
+	"content_type":       func(p *hepvault.Packet) { p.ContentType = "" },
+	"raw":                func(p *hepvault.Packet) { p.Raw = nil },
+	"correlation_header": func(p *hepvault.Packet) { p.CorrelationHeader = "" },
 }
 
 // A packet_v1 value written before later columns existed has fewer: the
@@ -958,18 +961,22 @@ func TestBlockDecode_Damaged(t *testing.T) {
 	// The offsets in good.packets of the first value's length, and of its
 	// first column.
 	const rec0, col0 = 20, 28
-	// A block of the first packet whose raw, its last column, says it is a
-	// byte longer than it is.
+	// A block of the first packet whose raw says it is a byte longer than
+	// it is.
 	first := splitRecords(t, good.packets)[0]
 	rawOverrun := joinRecords([][]column{first})
-	binary.BigEndian.PutUint32(rawOverrun[len(rawOverrun)-len(first[colRaw].v)-4:], uint32(len(first[colRaw].v)+1))
+	after := 0 // bytes of the columns after raw
+	for _, c := range first[colRaw+1:] {
+		after += 8 + len(c.v)
+	}
+	binary.BigEndian.PutUint32(rawOverrun[len(rawOverrun)-after-len(first[colRaw].v)-4:], uint32(len(first[colRaw].v)+1))
 	cases := []struct {
 		name    string
 		format  int16
 		packets []byte
 	}{
 		{"format 0", 0, good.packets},
-		{"format 2", 2, good.packets},
+		{"format 3", 3, good.packets},
 		{"format -1", -1, good.packets},
 		{"no array", format1, nil},
 		{"header cut", format1, good.packets[:11]},

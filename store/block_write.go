@@ -175,6 +175,11 @@ func (db *DB) insertBlocks(ctx context.Context, conn *pgx.Conn, blocks []block, 
 			return 0, err
 		}
 	}
+	for i := range blocks {
+		if err := upgrade(&blocks[i]); err != nil {
+			return 0, err
+		}
+	}
 	// Without statistics the pipeline's implicit transaction is enough.
 	begin := withStats && conn.PgConn().TxStatus() == 'I'
 	fail := func(err error) (int64, error) {

@@ -46,11 +46,29 @@ type callStart struct {
 // a batch of those Call-IDs at once, whenever captured, with one lookup in
 // the term index. A call some packet of which lies before the window (or
 // whose first request is not the one that selected it) started earlier and
-// is left out; a call that spans midnight is read whole.
+// is left out; a call that spans midnight is read whole. The legs of the
+// page's calls are found together (legs.go), a query a step.
 func (db *DB) Calls(ctx context.Context, f CallFilter) (CallsPage, error) {
 	if err := db.errNotReady(); err != nil {
 		return CallsPage{}, err
 	}
+	page, seeds, err := db.calls(ctx, f)
+	if err != nil || len(page.Calls) == 0 {
+		return page, err
+	}
+	legs, err := db.legsOf(ctx, seeds)
+	if err != nil {
+		return CallsPage{}, err
+	}
+	for i := range page.Calls {
+		page.Calls[i].Legs = legs[page.Calls[i].CallID]
+	}
+	return page, nil
+}
+
+// calls is Calls without the legs, and the seeds of the legs of the calls
+// it lists.
+func (db *DB) calls(ctx context.Context, f CallFilter) (CallsPage, []legSeed, error) {
 	limit := f.Limit
 	if limit <= 0 || limit > MaxCallsLimit {
 		limit = 100
@@ -59,6 +77,7 @@ func (db *DB) Calls(ctx context.Context, f CallFilter) (CallsPage, error) {
 	reqs.Kinds = []hepvault.Kind{hepvault.KindRequest}
 	seen := map[string]bool{}
 	var page CallsPage
+	var seeds []legSeed
 	var last hepvault.Position // the start of the last call listed
 	var pending []callStart    // calls found, not yet read
 	walked := false            // no request of the window is left to read
@@ -82,7 +101,7 @@ func (db *DB) Calls(ctx context.Context, f CallFilter) (CallsPage, error) {
 			batch := min(MaxLimit, 2*chunk+16)
 			pkts, err := db.find(ctx, reqs, batch+1)
 			if err != nil {
-				return CallsPage{}, err
+				return CallsPage{}, nil, err
 			}
 			if len(pkts) <= batch {
 				walked = true
@@ -103,9 +122,9 @@ func (db *DB) Calls(ctx context.Context, f CallFilter) (CallsPage, error) {
 		starts := pending[:min(chunk, len(pending))]
 		pending = pending[len(starts):]
 		read += len(starts)
-		calls, err := db.callsOf(ctx, starts, &f)
+		calls, cseeds, err := db.callsOf(ctx, starts, &f)
 		if err != nil {
-			return CallsPage{}, err
+			return CallsPage{}, nil, err
 		}
 		for i, c := range calls {
 			if c == nil {
@@ -113,55 +132,42 @@ func (db *DB) Calls(ctx context.Context, f CallFilter) (CallsPage, error) {
 			}
 			if len(page.Calls) == limit {
 				page.Next = &last
-				return page, nil
+				return page, seeds, nil
 			}
 			page.Calls = append(page.Calls, *c)
+			seeds = append(seeds, cseeds[i])
 			last = starts[i].pos
 		}
 		if walked && len(pending) == 0 {
-			return page, nil
+			return page, seeds, nil
 		}
 		if len(page.Calls) == limit {
 			page.Next = &last // more may follow, or none: the next page says
-			return page, nil
+			return page, seeds, nil
 		}
 	}
 }
 
-// callsOf reads every packet of the calls of starts and summarizes them;
-// nil for a call f does not list.
-func (db *DB) callsOf(ctx context.Context, starts []callStart, f *CallFilter) ([]*callflow.Call, error) {
+// callsOf reads every packet of the calls of starts and summarizes them,
+// with the seed of each one's legs; nil for a call f does not list.
+func (db *DB) callsOf(ctx context.Context, starts []callStart, f *CallFilter) ([]*callflow.Call, []legSeed, error) {
 	if len(starts) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	ids := make(map[string]struct{}, len(starts))
-	terms := make([]int32, 0, len(starts))
-	for _, s := range starts {
-		ids[s.id] = struct{}{}
-		terms = append(terms, termHash(termCallID, cleanText(s.id)))
+	ids := make([]string, len(starts))
+	for i, s := range starts {
+		ids[i] = s.id
 	}
-	slices.Sort(terms)
-	terms = slices.Compact(terms)
-	c, err := db.pool.Acquire(ctx)
+	pkts, err := db.packetsOfCalls(ctx, ids, len(starts)*MaxLimit)
 	if err != nil {
-		return nil, interpretError("query calls", err)
-	}
-	defer c.Release()
-	var all hepvault.Filter
-	q := blockQuery{conn: c.Conn(), f: &all, groups: [][]int32{terms}, callIDs: ids,
-		r: result{n: len(starts) * MaxLimit, f: &all, sorted: true, callIDs: ids}}
-	// One query: every block that holds one of the Call-IDs, in no order
-	// (result sorts them), whenever captured.
-	var p params
-	sql := `SELECT b.first_at, b.first_id, b.format, ` + q.packets(&p) + ` FROM packet_blocks b WHERE ` + q.hit(&p)
-	if _, err := q.read(ctx, sql, &p); err != nil {
-		return nil, interpretError("query calls", err)
+		return nil, nil, err
 	}
 	byID := make(map[string][]hepvault.Packet, len(starts))
-	for _, p := range q.r.final() {
+	for _, p := range pkts {
 		byID[p.CallID] = append(byID[p.CallID], p)
 	}
 	out := make([]*callflow.Call, len(starts))
+	seeds := make([]legSeed, len(starts))
 	for i, s := range starts {
 		pkts := byID[s.id]
 		if len(pkts) == 0 || !f.From.IsZero() && pkts[0].CapturedAt.Before(f.From) {
@@ -176,8 +182,64 @@ func (db *DB) callsOf(ctx context.Context, starts []callStart, f *CallFilter) ([
 			continue
 		}
 		out[i] = &c
+		seeds[i] = seedOf(s.id, pkts)
 	}
-	return out, nil
+	return out, seeds, nil
+}
+
+// packetsOfCalls reads every packet of the Call-IDs ids, whenever captured,
+// up to n, in order: one query for every block that holds one of them.
+func (db *DB) packetsOfCalls(ctx context.Context, ids []string, n int) ([]hepvault.Packet, error) {
+	set := make(map[string]struct{}, len(ids))
+	terms := make([]int32, 0, len(ids))
+	for _, id := range ids {
+		set[id] = struct{}{}
+		terms = append(terms, termHash(termCallID, cleanText(id)))
+	}
+	slices.Sort(terms)
+	terms = slices.Compact(terms)
+	c, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return nil, interpretError("query calls", err)
+	}
+	defer c.Release()
+	var all hepvault.Filter
+	q := blockQuery{conn: c.Conn(), f: &all, groups: [][]int32{terms}, callIDs: set,
+		r: result{n: n, f: &all, sorted: true, callIDs: set}}
+	// Blocks in no order: result sorts them.
+	var p params
+	sql := `SELECT b.first_at, b.first_id, b.format, ` + q.packets(&p) + ` FROM packet_blocks b WHERE ` + q.hit(&p)
+	if _, err := q.read(ctx, sql, &p); err != nil {
+		return nil, interpretError("query calls", err)
+	}
+	return q.r.final(), nil
+}
+
+// CallLegs returns the packets of one Call-ID, as Call does, and the
+// Call-IDs of its other legs (legs.go) in the order they began; with
+// legPackets, the packets returned are those of every leg, in capture
+// order, up to MaxLimit.
+func (db *DB) CallLegs(ctx context.Context, callID string, legPackets bool) ([]hepvault.Packet, []string, error) {
+	pkts, err := db.Call(ctx, callID)
+	if err != nil || len(pkts) == 0 {
+		return pkts, []string{}, err
+	}
+	legs, err := db.legsOf(ctx, []legSeed{seedOf(callID, pkts)})
+	if err != nil {
+		return nil, nil, err
+	}
+	ls := legs[callID]
+	if ls == nil {
+		ls = []string{}
+	}
+	if !legPackets || len(ls) == 0 {
+		return pkts, ls, nil
+	}
+	all, err := db.packetsOfCalls(ctx, append([]string{callID}, ls...), MaxLimit)
+	if err != nil {
+		return nil, nil, err
+	}
+	return all, ls, nil
 }
 
 // firstRequest is the first request of pkts, which are in order.

@@ -4,7 +4,8 @@
 // with what each holds for every filter (terms.go), spools them to disk while
 // the database is away (writer_spool.go), and answers the queries the API
 // serves by asking the index for the blocks that can match
-// (query_blocks.go). It drops whole days past a retention horizon or when
+// (query_blocks.go), and the calls of a window with the legs each one is
+// correlated with (calls.go, legs.go). It drops whole days past a retention horizon or when
 // the disk runs short (retention.go). It does not parse SIP: a packet's fields are stored as
 // the collector extracted them. The one exception is SIPREC (RFC 7866): the writer reads the
 // recording metadata of recording-session requests (internal/siprec) as it counts a batch, so

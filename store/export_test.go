@@ -71,3 +71,17 @@ func SealedDaysOf(ctx context.Context, db *DB, pkts []hepvault.Packet) func() in
 		return len(days)
 	}
 }
+
+// CallsWithoutLegs is Calls without finding the legs, to measure what they
+// cost.
+func CallsWithoutLegs(ctx context.Context, db *DB, f CallFilter) (CallsPage, error) {
+	page, _, err := db.calls(ctx, f)
+	return page, err
+}
+
+// CallsLegsApart is Calls with the legs found apart: the page, then a
+// function that finds its legs.
+func CallsLegsApart(ctx context.Context, db *DB, f CallFilter) (CallsPage, func() error, error) {
+	page, seeds, err := db.calls(ctx, f)
+	return page, func() error { _, err := db.legsOf(ctx, seeds); return err }, err
+}

@@ -212,7 +212,8 @@ func (q *blockQuery) packets(p *params) string {
 		in("p.call_id", oidText, oidTextArray, e)
 	}
 	if f.CorrelationID != "" {
-		conds = append(conds, "p.correlation_id = "+p.add(oidText, []byte(cleanText(f.CorrelationID))))
+		x := p.add(oidText, []byte(cleanText(f.CorrelationID)))
+		conds = append(conds, "(p.correlation_id = "+x+" OR p.correlation_header = "+x+")")
 	}
 	if f.Text != "" {
 		conds = append(conds, "position("+p.add(oidBytea, []byte(f.Text))+" in p.raw) > 0")

@@ -32,6 +32,8 @@ import (
 // repeat across its roles (To and Request-URI; a phone both sends and
 // receives), so this halves a block's terms, and a from_user or src_ip
 // filter reads the few blocks where the value plays another role too.
+// A correlation has one term whether it came as HEP's correlation id or in a
+// correlating header: a correlation_id filter asks for either.
 const (
 	termCallID        = 'c'
 	termCorrelationID = 'x'
@@ -86,7 +88,7 @@ func appendTerms(ts []int32, p *hepvault.Packet) []int32 {
 	for _, s := range [...]struct {
 		field byte
 		v     string
-	}{{termCallID, p.CallID}, {termCorrelationID, p.CorrelationID}, {termMethod, p.Method}} {
+	}{{termCallID, p.CallID}, {termCorrelationID, p.CorrelationID}, {termCorrelationID, p.CorrelationHeader}, {termMethod, p.Method}} {
 		if s.v != "" {
 			ts = append(ts, termHash(s.field, cleanText(s.v)))
 		}
@@ -183,7 +185,7 @@ func matches(f *hepvault.Filter, p *hepvault.Packet) bool {
 	}
 	if len(f.Methods) > 0 && !slices.ContainsFunc(f.Methods, func(m string) bool { return cleanText(p.Method) == cleanText(m) }) ||
 		f.CallID != "" && cleanText(p.CallID) != cleanText(f.CallID) ||
-		f.CorrelationID != "" && cleanText(p.CorrelationID) != cleanText(f.CorrelationID) {
+		f.CorrelationID != "" && !sameCorrelation(f.CorrelationID, p) {
 		return false
 	}
 	if !sameUser(f.FromUser, p.FromUser) || !sameUser(f.ToUser, p.ToUser) || !sameUser(f.RURIUser, p.RURIUser) {
@@ -194,6 +196,13 @@ func matches(f *hepvault.Filter, p *hepvault.Packet) bool {
 		return false
 	}
 	return f.Text == "" || containsText(p.Raw, f.Text)
+}
+
+// sameCorrelation reports whether p carries the correlation x: as its HEP
+// correlation id or its correlating header, which share a term.
+func sameCorrelation(x string, p *hepvault.Packet) bool {
+	x = cleanText(x)
+	return cleanText(p.CorrelationID) == x || cleanText(p.CorrelationHeader) == x
 }
 
 func hasAddr(as []netip.Addr, a netip.Addr) bool {

@@ -3,7 +3,8 @@
 // sharing its URL:
 //   #calls?from=..&to=..&filters   the calls of a window (GET /api/v1/calls)
 //   #packets?from=..&to=..&filters the packets of a window (GET /api/v1/packets)
-//   #call?id=CALL-ID&legs=..&msg=N  a call's ladder, message N opened
+//   #call?id=CALL-ID&legs=..&msg=N  a call's ladder with its legs, message N opened
+//                                   (alone=1: without its legs)
 'use strict';
 (function () {
   const $ = (s) => document.querySelector(s);
@@ -333,33 +334,40 @@
   async function showCall(q, my) {
     const id = q.get('id') || '';
     main.innerHTML = '<p class="hint">Loading the call…</p>';
-    const body = await apiJSON('/api/v1/calls/' + encodeURIComponent(id));
-    // The legs: those the call list named and those the packets correlate.
-    const legs = [];
-    const addLeg = (l) => { if (l && l !== id && !legs.includes(l)) legs.push(l); };
-    (q.get('legs') || '').split(',').forEach(addLeg);
-    body.packets.forEach((p) => addLeg(p.correlation_id));
-    const pkts = body.packets.map((p) => Object.assign(p, { leg: 0 }));
+    // The legs: the store's (legs=true gives their packets too), and those
+    // a link names beside them. alone=1 shows the call by itself.
+    const alone = q.get('alone') === '1';
+    const body = await apiJSON('/api/v1/calls/' + encodeURIComponent(id) + (alone ? '' : '?legs=true'));
+    const found = alone ? [] : (body.legs || []).slice();
+    const legOf = new Map([[id, 0]]);
+    found.forEach((l, i) => legOf.set(l, i + 1));
+    const pkts = body.packets.map((p) => Object.assign(p, { leg: legOf.get(p.call_id) || 0 }));
     const seen = new Set(pkts.map((p) => p.id));
-    const found = [];
-    for (const leg of legs) {
+    const named = alone ? [] : (q.get('legs') || '').split(',').filter((l) => l && !legOf.has(l));
+    for (const leg of named) {
       try {
         const b = await apiJSON('/api/v1/calls/' + encodeURIComponent(leg));
         found.push(leg);
+        legOf.set(leg, found.length);
         for (const p of b.packets) if (!seen.has(p.id)) { seen.add(p.id); pkts.push(Object.assign(p, { leg: found.length })); }
       } catch (err) {
-        if (err.status !== 404) throw err; // a correlation id that names no stored call
+        if (err.status !== 404) throw err; // a link naming no stored call
       }
     }
     if (my !== seq) return;
     pkts.sort(byTime);
 
     const back = new URLSearchParams(q), list = q.get('list') || 'calls';
-    ['id', 'legs', 'msg', 'list'].forEach((k) => back.delete(k));
-    const pcap = '/api/v1/calls/' + encodeURIComponent(id) + '?format=pcap';
-    const fileName = 'call-' + id.slice(0, 100).replace(/[^A-Za-z0-9._-]/g, '_') + '.pcap';
+    ['id', 'legs', 'msg', 'list', 'alone'].forEach((k) => back.delete(k));
+    const toggle = new URLSearchParams(q);
+    toggle.delete('msg');
+    if (alone) toggle.delete('alone'); else toggle.set('alone', '1');
+    const withLegs = !alone && body.legs && body.legs.length > 0;
+    const pcap = '/api/v1/calls/' + encodeURIComponent(id) + '?' + (withLegs ? 'legs=true&' : '') + 'format=pcap';
+    const fileName = 'call-' + id.slice(0, 100).replace(/[^A-Za-z0-9._-]/g, '_') + (withLegs ? '-legs' : '') + '.pcap';
     main.innerHTML = '<div class="callhead"><a href="' + esc(href(list, back)) + '" id="back">← ' + esc(list) + '</a><h2>Call-ID <span id="call-id">' +
       esc(id) + '</span></h2>' + (found.length ? '<span>legs: ' + found.map((l) => '<span class="mono">' + esc(l) + '</span>').join(', ') + '</span>' : '') +
+      (alone || (body.legs && body.legs.length) ? '<a id="legs-toggle" href="' + esc(href('call', toggle)) + '">' + (alone ? 'with its legs' : 'this leg alone') + '</a>' : '') +
       '<span>' + pkts.length + ' messages</span><a id="pcap" href="' + esc(pcap) + '" download="' + esc(fileName) + '">Download pcap</a>' +
       '<span class="hint">click an arrow to read its message</span></div><div class="callbody"><div class="ladder-wrap">' + ladder(pkts) +
       '</div><aside id="recording" hidden></aside></div><pre id="raw" hidden></pre>';

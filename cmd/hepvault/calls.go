@@ -21,7 +21,7 @@ import (
 )
 
 const callsUsage = `Usage: hepvault calls [list] --from T --to T [--server URL] [--token TOKEN] [--limit N] [filters] [--json]
-       hepvault calls show CALL_ID [--server URL] [--token TOKEN] [--json] [--width N] [--pcap FILE]
+       hepvault calls show CALL_ID [--server URL] [--token TOKEN] [--json] [--width N] [--pcap FILE] [--legs]
 
 list prints the calls (Call-IDs) that started in the window, one a line, in
 start order: started_at, state, final status, method, from and to user,
@@ -30,9 +30,11 @@ prints the API's JSON instead. Filters (--user, --method INVITE,REGISTER,
 --state busy,failed, --status 486, ...) select by the call's first request,
 its state and its final status.
 
-show prints what became of the call (state, final response, PDD, duration)
-and draws its message flow; --json prints the summary as JSON instead, and
---pcap FILE saves the call's packets as a pcap file (- for standard output).
+show prints what became of the call (state, final response, PDD, duration,
+its other legs through a B2BUA) and draws its message flow; --legs draws
+the flow of every leg together, --json prints the summary as JSON instead,
+and --pcap FILE saves the call's packets (with --legs, every leg's) as a
+pcap file (- for standard output).
 `
 
 func runCalls(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
@@ -176,6 +178,7 @@ func runCallsShow(ctx context.Context, args []string, getenv env, stdout, stderr
 	asJSON := fs.Bool("json", false, "print the call's summary as JSON, without the ladder")
 	width := fs.Int("width", callflow.DefaultWidth, "widest line of the ladder, in characters (at least 40)")
 	pcap := fs.String("pcap", "", "save the call's packets to this pcap file (- for standard output) instead of printing")
+	withLegs := fs.Bool("legs", false, "draw (or save with --pcap) the packets of every leg of the call, not only its own")
 	fs.Usage = func() { fmt.Fprint(stderr, callsUsage); fs.PrintDefaults() }
 	// The Call-ID may come before or after the flags.
 	var callIDs []string
@@ -202,18 +205,37 @@ func runCallsShow(ctx context.Context, args []string, getenv env, stdout, stderr
 		return usagef("calls show: --width must be at least 40, not %d", *width)
 	}
 	u := strings.TrimRight(*server, "/") + "/api/v1/calls/" + url.PathEscape(callIDs[0])
+	q := url.Values{}
+	if *withLegs {
+		q.Set("legs", "true")
+	}
 	if *pcap != "" {
-		return saveCallPcap(ctx, u+"?format=pcap", *token, *pcap, stdout, stderr)
+		q.Set("format", "pcap")
+		return saveCallPcap(ctx, u+"?"+q.Encode(), *token, *pcap, stdout, stderr)
+	}
+	if len(q) > 0 {
+		u += "?" + q.Encode()
 	}
 	body, err := get(ctx, u, *token)
 	if err != nil {
 		return err
 	}
-	pkts, _, err := api.DecodePackets(body)
+	pkts, legs, err := api.DecodeCall(body)
 	if err != nil {
 		return fmt.Errorf("hepvault's answer: %w", err)
 	}
-	call := callflow.Summarize(pkts)
+	// The summary is the call's own; the ladder, with --legs, every leg's.
+	own := pkts
+	if len(legs) > 0 && *withLegs {
+		own = nil
+		for _, p := range pkts {
+			if p.CallID == callIDs[0] {
+				own = append(own, p)
+			}
+		}
+	}
+	call := callflow.Summarize(own)
+	call.Legs = legs
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -254,8 +276,13 @@ func writeCallSummary(w io.Writer, c callflow.Call) error {
 	if c.HasDuration {
 		dur = strconv.FormatFloat(float64(c.Duration.Microseconds())/1e6, 'f', 3, 64) + " s"
 	}
+	legs := "-"
+	if len(c.Legs) > 0 {
+		legs = strings.Join(c.Legs, " ")
+	}
 	rows := [][2]string{
 		{"call_id", c.CallID},
+		{"legs", legs},
 		{"method", dash(c.Method)},
 		{"state", string(c.State)},
 		{"final", final},

@@ -23,6 +23,7 @@ import (
 	"github.com/hepvault/hepvault/internal/callflow"
 	"github.com/hepvault/hepvault/internal/fixture"
 	"github.com/hepvault/hepvault/internal/pcapout/pcapouttest"
+	"github.com/hepvault/hepvault/store"
 )
 
 func runCallsCmd(args ...string) (string, string, error) {
@@ -219,4 +220,83 @@ func TestCalls_Help(t *testing.T) {
 	if !strings.Contains(out.String(), "hepvault calls show CALL_ID") {
 		t.Fatalf("usage does not name calls show:\n%s", out.String())
 	}
+}
+
+// TestCalls_ShowLegs asks for each leg of the real B2BUA capture: the
+// summary names the other leg, --legs draws both legs' messages as one
+// ladder, and --legs --pcap saves both.
+func TestCalls_ShowLegs(t *testing.T) {
+	s := startTestServer(t)
+	pkts, pairs := legsFixture(t)
+	if err := store.NewWriter(s.db, store.DefaultWriterConfig()).WriteBatch(context.Background(), pkts); err != nil {
+		t.Fatal(err)
+	}
+	pair := pairs[0]
+	var both, own []hepvault.Packet
+	for _, p := range pkts {
+		if p.CallID == pair[0] || p.CallID == pair[1] {
+			both = append(both, p)
+		}
+		if p.CallID == pair[0] {
+			own = append(own, p)
+		}
+	}
+	server := "--server=" + s.url("")
+	out, errOut, err := runCallsCmd("show", pair[0], server)
+	if err != nil {
+		t.Fatalf("calls show: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(out, "legs         "+pair[1]+"\n") {
+		t.Fatalf("calls show %s: the summary does not name leg %s:\n%s", pair[0], pair[1], out)
+	}
+	var ladder bytes.Buffer
+	if err := callflow.Ladder(&ladder, own, callflow.LadderOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(out, "\n"+ladder.String()) {
+		t.Fatalf("calls show %s: unexpected ladder without --legs; got\n%s\nwant it to end with\n%s", pair[0], out, ladder.String())
+	}
+	for i, id := range pair {
+		out, errOut, err = runCallsCmd("show", id, "--legs", server)
+		if err != nil {
+			t.Fatalf("calls show --legs: %v\n%s", err, errOut)
+		}
+		ladder.Reset()
+		if err := callflow.Ladder(&ladder, both, callflow.LadderOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(out, "\n"+ladder.String()) || !strings.Contains(out, "legs         "+pair[1-i]+"\n") {
+			t.Fatalf("calls show %s --legs: unexpected output; got\n%s\nwant the legs named and the ladder of both:\n%s", id, out, ladder.String())
+		}
+	}
+	var sum callflow.Call
+	out, _, err = runCallsCmd("show", pair[1], "--legs", "--json", server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var js struct {
+		CallID  string   `json:"call_id"`
+		Legs    []string `json:"legs"`
+		Packets int      `json:"packets"`
+	}
+	if err := json.Unmarshal([]byte(out), &js); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range both {
+		if p.CallID == pair[1] {
+			sum.Packets++
+		}
+	}
+	if js.CallID != pair[1] || !slices.Equal(js.Legs, []string{pair[0]}) || js.Packets != sum.Packets {
+		t.Fatalf("calls show --legs --json: unexpected %+v; want call %s, legs [%s], its own %d packets", js, pair[1], pair[0], sum.Packets)
+	}
+	file := filepath.Join(t.TempDir(), "legs.pcap")
+	if _, errOut, err := runCallsCmd("show", pair[0], "--legs", "--pcap", file, server); err != nil {
+		t.Fatalf("calls show --legs --pcap: %v\n%s", err, errOut)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcapouttest.Check(t, b, both)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/collector/capture"
+	"github.com/hepvault/hepvault/collector/sip"
 	"github.com/hepvault/hepvault/store"
 	"github.com/jackc/pgx/v5"
 )
@@ -25,6 +26,9 @@ type importConfig struct {
 	// Horizon refuses packets captured longer ago (serve's --retention).
 	Horizon time.Duration
 	Files   []string
+	// CorrelationHeaders are read beside X-CID and X-Call-ID, as serve
+	// reads them.
+	CorrelationHeaders []sip.CorrelationHeader
 	// LogFormat is "text" or "json".
 	LogFormat string
 }
@@ -44,6 +48,13 @@ func runImport(ctx context.Context, args []string, getenv env, stdout, stderr io
 	flags.Var(horizonFlag{&cfg.Horizon}, "retention", "refuse packets captured longer ago than this, as serve would drop them (90d, 36h; 0: none) (env HEPVAULT_RETENTION)")
 	flags.DurationVar(&cfg.Progress, "progress", 5*time.Second, "show progress on large files this often (and at every 10%); 0: never")
 	addLogFormatFlag(flags, getenv, &cfg.LogFormat)
+	corr := correlationFlag{&cfg.CorrelationHeaders}
+	if v := getenv("HEPVAULT_CORRELATION_HEADER"); v != "" {
+		if err := corr.Set(v); err != nil {
+			return usagef("HEPVAULT_CORRELATION_HEADER: %v", err)
+		}
+	}
+	flags.Var(corr, "correlation-header", "a header whose value links the legs of a call, as serve reads it (env HEPVAULT_CORRELATION_HEADER)")
 	flags.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: hepvault import [--db DSN | --data-dir DIR] FILE...\n\n"+
 			"Loads pcap or pcapng files (gzipped or not) of SIP, plain or in HEP, over UDP or TCP.\n\n")
@@ -165,7 +176,7 @@ func (im *importer) file(path string) error {
 	}
 	im.files++
 	p := progress{im: im, name: filepath.Base(path), size: size, every: im.cfg.Progress, start: time.Now()}
-	st, err := capture.Read(f, capture.Config{Progress: p.report}, im.add)
+	st, err := capture.Read(f, capture.Config{Progress: p.report, CorrelationHeaders: im.cfg.CorrelationHeaders}, im.add)
 	if ferr := im.flush(); ferr != nil && err == nil {
 		err = ferr
 	}

@@ -9,10 +9,12 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/hepvault/hepvault/api"
 	"github.com/hepvault/hepvault/collector"
+	"github.com/hepvault/hepvault/collector/sip"
 	"github.com/hepvault/hepvault/store"
 	"github.com/hepvault/hepvault/store/pgembed"
 	"github.com/hepvault/hepvault/store/spool"
@@ -29,6 +31,9 @@ type serveConfig struct {
 	LogFormat string
 	// HEPAuthKey, when set, is the HEP auth key a packet must carry to be stored.
 	HEPAuthKey string
+	// CorrelationHeaders correlate the legs of a call beside X-CID and
+	// X-Call-ID (--correlation-header).
+	CorrelationHeaders []sip.CorrelationHeader
 	// ShutdownTimeout bounds the final flush on exit.
 	ShutdownTimeout time.Duration
 	Guard           guardConfig
@@ -58,6 +63,14 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	fs.StringVar(&cfg.HEPTCP, "hep-tcp", envDefault(getenv, "HEPVAULT_HEP_TCP", ":9060"), "TCP address for HEP; empty disables (env HEPVAULT_HEP_TCP)")
 	addTLSFlags(fs, getenv, &cfg.TLS)
 	fs.StringVar(&cfg.HEPAuthKey, "hep-auth-key", getenv("HEPVAULT_HEP_AUTH_KEY"), "store only HEPv3 packets carrying this auth key (Kamailio siptrace auth_key); others are dropped and counted (env HEPVAULT_HEP_AUTH_KEY, better than the flag: ps shows flags)")
+	corr := correlationFlag{&cfg.CorrelationHeaders}
+	if v := getenv("HEPVAULT_CORRELATION_HEADER"); v != "" {
+		if err := corr.Set(v); err != nil {
+			return usagef("HEPVAULT_CORRELATION_HEADER: %v", err)
+		}
+	}
+	fs.Var(corr, "correlation-header", "a header whose value links the legs of a call, beside X-CID and X-Call-ID: NAME or NAME;param "+
+		"(P-Charging-Vector;icid-value); repeat it or give a comma-separated list (env HEPVAULT_CORRELATION_HEADER)")
 	fs.StringVar(&cfg.HTTP, "http", envDefault(getenv, "HEPVAULT_HTTP", "127.0.0.1:9080"), "address of the HTTP API (env HEPVAULT_HTTP)")
 	fs.StringVar(&cfg.LogLevel, "log-level", envDefault(getenv, "HEPVAULT_LOG_LEVEL", "info"), "debug, info, warn or error (env HEPVAULT_LOG_LEVEL)")
 	addLogFormatFlag(fs, getenv, &cfg.LogFormat)
@@ -196,6 +209,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	}
 	ccfg.AuthKey = []byte(cfg.HEPAuthKey)
 	ccfg.TLSAddr, ccfg.TLS = cfg.TLS.Addr, s.tls
+	ccfg.CorrelationHeaders = cfg.CorrelationHeaders
 	s.col = collector.New(ccfg)
 	if err = s.col.Start(ctx); err != nil {
 		s.httpLn.Close()
@@ -360,4 +374,30 @@ func tuneGC(getenv env) {
 	if getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(768 << 20)
 	}
+}
+
+// correlationFlag reads --correlation-header: NAME or NAME;param, repeated
+// or as a comma-separated list.
+type correlationFlag struct{ hs *[]sip.CorrelationHeader }
+
+func (f correlationFlag) String() string {
+	if f.hs == nil {
+		return ""
+	}
+	var names []string
+	for _, h := range *f.hs {
+		names = append(names, h.String())
+	}
+	return strings.Join(names, ",")
+}
+
+func (f correlationFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		h, err := sip.ParseCorrelationHeader(s)
+		if err != nil {
+			return err
+		}
+		*f.hs = append(*f.hs, h)
+	}
+	return nil
 }

@@ -21,10 +21,14 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/api"
+	"github.com/hepvault/hepvault/collector"
+	"github.com/hepvault/hepvault/collector/hep"
+	"github.com/hepvault/hepvault/collector/sip"
 	"github.com/hepvault/hepvault/internal/callflow"
 	"github.com/hepvault/hepvault/internal/fixture"
 	"github.com/hepvault/hepvault/internal/livetest"
 	"github.com/hepvault/hepvault/internal/pcapout/pcapouttest"
+	"github.com/hepvault/hepvault/store"
 )
 
 // ScreenshotsEnv names the folder the browser test writes its screenshots
@@ -265,6 +269,45 @@ func TestWeb_Browser(t *testing.T) {
 		t.Fatalf("unexpected head of a call with a leg: %q", got)
 	}
 	do("open the call alone", chromedp.Navigate(shared), chromedp.WaitVisible(chromedp.CSS("#raw")))
+
+	// The real B2BUA legs (Kamailio giving the callee side a Call-ID of its
+	// own, X-CID naming the caller's): from either leg, one ladder of both
+	// legs' arrows; "this leg alone" shows one.
+	legPkts, pairs := legsFixture(t)
+	if err := store.NewWriter(s.db, store.DefaultWriterConfig()).WriteBatch(context.Background(), legPkts); err != nil {
+		t.Fatal(err)
+	}
+	pair := pairs[0]
+	var bothLegs, calleeLeg []hepvault.Packet
+	for _, p := range legPkts {
+		if p.CallID == pair[0] || p.CallID == pair[1] {
+			bothLegs = append(bothLegs, p)
+		}
+		if p.CallID == pair[1] {
+			calleeLeg = append(calleeLeg, p)
+		}
+	}
+	for i, id := range pair {
+		do("open a B2BUA leg", chromedp.Navigate("about:blank"),
+			chromedp.Navigate(s.url("/#call?"+url.Values{"id": {id}}.Encode())), chromedp.WaitVisible(chromedp.CSS("svg.ladder")))
+		checkLadder(t, ctx, id, bothLegs)
+		if got := eval(`document.querySelector('.callhead').textContent`); !strings.Contains(got, "legs: "+pair[1-i]) {
+			t.Fatalf("unexpected head of leg %s: %q; want it to name leg %s", id, got, pair[1-i])
+		}
+	}
+	shot("legs.png")
+	do("this leg alone", chromedp.Click(chromedp.CSS("#legs-toggle")))
+	for deadline := time.Now().Add(10 * time.Second); eval(`(document.querySelector('#legs-toggle') || {}).textContent || ''`) != "with its legs"; {
+		if time.Now().After(deadline) {
+			t.Fatal("the page did not show the leg alone after a click on #legs-toggle")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := eval(`location.hash`); !strings.Contains(got, "alone=1") {
+		t.Fatalf("unexpected URL of a leg alone: %s", got)
+	}
+	checkLadder(t, ctx, pair[1], calleeLeg)
+	do("open the call alone again", chromedp.Navigate(shared), chromedp.WaitVisible(chromedp.CSS("#raw")))
 
 	// The pcap: the page fetches it with the token and saves it.
 	dir := t.TempDir()
@@ -538,3 +581,33 @@ func pcapFrames(b []byte) (int, error) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// legsFixture is the HEP of the legs capture as the collector builds it,
+// and its (caller's, callee's) Call-ID pairs as tshark read them (X-CID).
+func legsFixture(t *testing.T) ([]hepvault.Packet, [][2]string) {
+	t.Helper()
+	var (
+		dec  hep.Decoder
+		hp   hep.Packet
+		m    sip.Message
+		pkts []hepvault.Packet
+	)
+	for i, d := range fixture.HEP(t, fixture.LegsPcap) {
+		if err := dec.Decode(d, &hp); err != nil {
+			t.Fatalf("HEP packet %d: %v", i+1, err)
+		}
+		err := sip.Parse(hp.Payload, &m)
+		pkts = append(pkts, collector.Build(&hp, &m, err, hp.Time(), int64(i+1)))
+	}
+	callflow.Sort(pkts)
+	var pairs [][2]string
+	for _, m := range fixture.LoadTSV(t, fixture.LegsPcap) {
+		if m.XCID != "" {
+			pairs = append(pairs, [2]string{m.XCID, m.CallID})
+		}
+	}
+	if len(pairs) == 0 {
+		t.Fatal("no X-CID INVITE in the truth of the legs capture")
+	}
+	return pkts, pairs
+}

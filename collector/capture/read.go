@@ -38,6 +38,9 @@ type Config struct {
 	// ProgressEvery records and once at the end.
 	Progress      func(Stats)
 	ProgressEvery int // default 4096
+	// CorrelationHeaders are read as correlating the legs of a call, beside
+	// X-CID and X-Call-ID, as the collector reads them.
+	CorrelationHeaders []sip.CorrelationHeader
 }
 
 // Func receives each SIP message; an error stops Read and is returned.
@@ -317,7 +320,7 @@ func (rd *reader) message(b []byte, m meta) error {
 				st.Skipped[ReasonHEPNotSIP]++
 				return nil
 			}
-			perr := sip.Parse(rd.hp.Payload, &rd.msg)
+			perr := sip.ParseWith(rd.hp.Payload, &rd.msg, rd.cfg.CorrelationHeaders)
 			// HEPv1/v2 are told by one byte: in a capture of all kinds of
 			// UDP, some other protocol can pass for them, but not with a
 			// SIP start line inside.
@@ -338,7 +341,7 @@ func (rd *reader) message(b []byte, m meta) error {
 		st.Skipped[ReasonKeepalive]++
 		return nil
 	}
-	perr := sip.Parse(b, &rd.msg)
+	perr := sip.ParseWith(b, &rd.msg, rd.cfg.CorrelationHeaders)
 	if notStartLine(perr) {
 		st.Skipped[ReasonNotSIP]++
 		return nil

@@ -15,8 +15,10 @@
 // the grammar of §25. Only the hot headers are looked into, through a table
 // keyed by lower-cased name and compact form (Call-ID/i, CSeq, From/f, To/t,
 // Via/v, Contact/m, User-Agent, Server, Content-Type/c, Content-Length/l,
-// and P-Asserted-Identity of RFC 3325); every other header is only checked
-// to be a "name: value" line. URIUser gives the user part of the URIs read
+// and P-Asserted-Identity of RFC 3325, and the correlating headers X-CID and
+// X-Call-ID, which link the legs of a call through a B2BUA; ParseWith takes
+// more of those, or a parameter of one, P-Charging-Vector's icid-value of
+// RFC 7315); every other header is only checked to be a "name: value" line. URIUser gives the user part of the URIs read
 // (From, To, Request-URI, P-Asserted-Identity): for a tel: URI its number.
 //
 // Parse checks the framing strictly enough to tell a SIP message from

@@ -84,6 +84,7 @@ func checkInvariants(t *testing.T, buf []byte, m *Message, err error) {
 		"CallID": m.CallID, "CSeqMethod": m.CSeqMethod, "FromURI": m.FromURI, "FromTag": m.FromTag,
 		"ToURI": m.ToURI, "ToTag": m.ToTag, "PAIURI": m.PAIURI, "ViaBranch": m.ViaBranch,
 		"UserAgent": m.UserAgent, "Contact": m.Contact, "ContentType": m.ContentType, "Body": m.Body,
+		"Correlation": m.Correlation,
 	}
 	scratch := m.scratch[:cap(m.scratch)]
 	for name, b := range fields {

@@ -22,6 +22,7 @@ const (
 	hdrContentType
 	hdrContentLength
 	hdrPAI
+	hdrCorrelation // X-CID, X-Call-ID, or one of headerParser.extra
 )
 
 // lookupHeader is the table of stored headers, keyed by lower-cased name and
@@ -61,6 +62,10 @@ func lookupHeader(name []byte) hdr {
 		if eqFold(name, "from") {
 			return hdrFrom
 		}
+	case 5:
+		if eqFold(name, "x-cid") {
+			return hdrCorrelation
+		}
 	case 6:
 		if eqFold(name, "server") {
 			return hdrServer
@@ -71,6 +76,10 @@ func lookupHeader(name []byte) hdr {
 		}
 		if eqFold(name, "contact") {
 			return hdrContact
+		}
+	case 9:
+		if eqFold(name, "x-call-id") {
+			return hdrCorrelation
 		}
 	case 10:
 		if eqFold(name, "user-agent") {
@@ -98,6 +107,7 @@ type headerParser struct {
 	buf    []byte
 	seen   uint16 // bit h: header h already stored (the first one wins)
 	server []byte
+	extra  []CorrelationHeader // correlating headers beside X-CID and X-Call-ID
 }
 
 // parse reads header fields from buf[pos:] up to the empty line and
@@ -166,6 +176,11 @@ func (p *headerParser) parse(pos int) (int, error) {
 		if h := lookupHeader(name); h != hdrOther && p.seen&(1<<h) == 0 {
 			p.seen |= 1 << h
 			p.store(h, trimCR(buf[start:end]), folded)
+		} else if h == hdrOther && len(p.extra) > 0 && p.seen&(1<<hdrCorrelation) == 0 {
+			if c := p.correlation(name, trimCR(buf[start:end]), folded); len(c) > 0 {
+				p.seen |= 1 << hdrCorrelation
+				m.Correlation = c
+			}
 		}
 		pos = end + 1
 	}
@@ -199,6 +214,11 @@ func (p *headerParser) store(h hdr, v []byte, folded bool) {
 		m.ContentType = p.text(v, folded)
 	case hdrContentLength:
 		m.ContentLength = parseContentLength(v)
+	case hdrCorrelation:
+		m.Correlation = p.text(v, folded)
+		if len(m.Correlation) == 0 {
+			p.seen &^= 1 << hdrCorrelation // an empty one correlates nothing: the next may
+		}
 	}
 }
 

@@ -44,6 +44,10 @@ type Message struct {
 	UserAgent   []byte
 	Contact     []byte // value of the first Contact header, as is (§20.10)
 	ContentType []byte // Content-Type (§20.15), as is
+	// Correlation is the value of the first correlating header, which links
+	// the legs of a call through a B2BUA: X-CID, X-Call-ID, or one given
+	// to ParseWith (its parameter's value when it names one).
+	Correlation []byte
 	// ContentLength is the Content-Length as declared (§20.14), which may
 	// exceed len(Body); -1 when absent or not a number, math.MaxInt when too
 	// large for an int.

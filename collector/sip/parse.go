@@ -25,14 +25,14 @@ const MaxHeaders = 1000
 // header still shows its start line and the headers before it.
 func Parse(buf []byte, m *Message) error {
 	m.Reset()
-	if err := m.parse(buf); err != nil {
+	if err := m.parse(buf, nil); err != nil {
 		m.Kind, m.Err = hepvault.KindInvalid, err
 		return err
 	}
 	return nil
 }
 
-func (m *Message) parse(buf []byte) error {
+func (m *Message) parse(buf []byte, extra []CorrelationHeader) error {
 	if len(buf) == 0 {
 		return ErrEmpty
 	}
@@ -59,7 +59,7 @@ func (m *Message) parse(buf []byte) error {
 	if lf < 0 {
 		return fmt.Errorf("%w: no line end after the start line", ErrTruncated)
 	}
-	p := headerParser{m: m, buf: buf}
+	p := headerParser{m: m, buf: buf, extra: extra}
 	end, err := p.parse(pos + lf + 1)
 	if len(m.UserAgent) == 0 {
 		m.UserAgent = p.server
