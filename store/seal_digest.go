@@ -23,6 +23,7 @@ import (
 //	capture_id                   uint32
 //	hep_version, proto_type      uint8 each
 //	correlation_id               string
+//	correlation_header           string
 //	src_ip                       address, then src_port uint16
 //	dst_ip                       address, then dst_port uint16
 //	transport, kind              uint8 each
@@ -44,7 +45,7 @@ const canonicalVersion = 1
 // forgotten by the seals.
 var (
 	digestFields = []string{"ID", "CapturedAt", "ReceivedAt", "CaptureID", "HEPVersion", "ProtoType",
-		"CorrelationID", "SrcIP", "SrcPort", "DstIP", "DstPort", "Transport", "Kind", "InvalidReason",
+		"CorrelationID", "CorrelationHeader", "SrcIP", "SrcPort", "DstIP", "DstPort", "Transport", "Kind", "InvalidReason",
 		"Method", "RequestURI", "StatusCode", "Reason", "CallID", "CSeq", "CSeqMethod", "FromURI",
 		"FromTag", "ToURI", "ToTag", "FromUser", "ToUser", "RURIUser", "PAIUser", "ViaBranch",
 		"UserAgent", "Contact", "ContentType", "Raw"}
@@ -82,6 +83,7 @@ func AppendCanonical(b []byte, p *hepvault.Packet) []byte {
 	b = binary.BigEndian.AppendUint32(b, p.CaptureID)
 	b = append(b, p.HEPVersion, p.ProtoType)
 	str(p.CorrelationID)
+	str(p.CorrelationHeader)
 	addr(p.SrcIP)
 	b = binary.BigEndian.AppendUint16(b, p.SrcPort)
 	addr(p.DstIP)
@@ -151,6 +153,7 @@ func DecodeCanonical(b []byte) (hepvault.Packet, error) {
 	p.CaptureID = u32()
 	p.HEPVersion, p.ProtoType = u8(), u8()
 	p.CorrelationID = str()
+	p.CorrelationHeader = str()
 	p.SrcIP, p.SrcPort = addr(), u16()
 	p.DstIP, p.DstPort = addr(), u16()
 	p.Transport, p.Kind = hepvault.Transport(u8()), hepvault.Kind(u8())

@@ -131,14 +131,14 @@ func TestVerify_Tampering(t *testing.T) {
 			p0.correlation_id, p0.src_ip, p0.src_port, p0.dst_ip, p0.dst_port, p0.transport, p0.kind, p0.invalid_reason,
 			p0.method, p0.request_uri, p0.status_code, p0.reason, p0.call_id, p0.cseq, p0.cseq_method, p0.from_uri,
 			p0.from_tag, p0.from_user, p0.to_uri, p0.to_tag, p0.to_user, p0.ruri_user, p0.pai_user, p0.via_branch,
-			p0.user_agent, p0.contact, p0.content_type, p0.raw)::packet_v1 AS p) x) || packets[5:], count = count + 1
+			p0.user_agent, p0.contact, p0.content_type, p0.raw, p0.correlation_header)::packet_v1 AS p) x) || packets[5:], count = count + 1
 			WHERE first_at = `+target)
 	})
 	f("a block added to a sealed day", store.DiffUnsealed, "first id 777777", func(t *testing.T, conn *pgx.Conn, pkts []hepvault.Packet) {
 		exec(t, conn, `INSERT INTO packet_blocks (first_at, first_id, last_at, count, format, terms, packets)
 			SELECT first_at, 777777, first_at, 1, format, terms, ARRAY[ROW((packets[1]).captured_at, 777777, (packets[1]).received_at,
 			4242, 3, 1, NULL, '10.0.0.9', 5060, '10.0.0.8', 5060, 17, 1, NULL, 'INVITE', 'sip:x@y', NULL, NULL, 'forged',
-			1, 'INVITE', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'INVITE sip:x@y SIP/2.0'::bytea)::packet_v1]
+			1, 'INVITE', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'INVITE sip:x@y SIP/2.0'::bytea, NULL)::packet_v1]
 			FROM packet_blocks ORDER BY first_at LIMIT 1`)
 	})
 	f("a whole block deleted", store.DiffBlockDeleted, "are gone", func(t *testing.T, conn *pgx.Conn, pkts []hepvault.Packet) {
