@@ -75,6 +75,8 @@ var openapiCases = func() []openapiCase {
 		{path: "/api/v1/calls?state=ringing", status: 400},
 		{path: "/api/v1/calls/call-1@x", status: 200},
 		{path: "/api/v1/calls/call-1@x?format=pcap", status: 200},
+		{path: "/api/v1/calls/call-1@x?legs=true", status: 200},
+		{path: "/api/v1/calls/call-1@x?legs=yes", status: 400, specRejects: true},
 		{path: "/api/v1/calls/" + url.PathEscape("reg/1 x") + "?format=text", status: 200},
 		{path: "/api/v1/calls/nobody@x", status: 404},
 		{path: "/api/v1/calls/call-1@x?limit=1", status: 400},
