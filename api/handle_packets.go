@@ -73,6 +73,7 @@ func (s *Server) handleCall(c echo.Context) error {
 // answer writes pkts in format; a pcap is an attachment named file, its
 // next page's cursor in NextCursorHeader.
 func (s *Server) answer(c echo.Context, format string, pkts []hepvault.Packet, next, file string) error {
+	setReturned(c, len(pkts))
 	bp := answerBuffers.Get().(*[]byte)
 	var buf []byte
 	var err error

@@ -41,6 +41,11 @@ type serveConfig struct {
 	Retention retentionConfig
 	// StatsRetention is how long statistics are kept (serve_stats.go).
 	StatsRetention time.Duration
+	// NodeName names this process in its own record (serve_audit.go);
+	// empty: the host's name and the HTTP address.
+	NodeName string
+	// Heartbeat is how often that record is written (default a minute).
+	Heartbeat time.Duration
 }
 
 func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) error {
@@ -63,6 +68,8 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	}
 	addRetentionFlags(fs, getenv, &cfg.Retention)
 	fs.Var(bytesFlag{&cfg.SpoolMaxBytes}, "spool-max-bytes", "cap of the spool, e.g. 512M; past it batches are dropped and counted; 0 turns the spool off (env HEPVAULT_SPOOL_MAX_BYTES)")
+	fs.StringVar(&cfg.NodeName, "node-name", getenv("HEPVAULT_NODE_NAME"),
+		"this process's name in its own record, which coverage reads (env HEPVAULT_NODE_NAME; default host/http-address)")
 	statsRetention := fs.String("stats-retention", envDefault(getenv, "HEPVAULT_STATS_RETENTION", defaultStatsRetention),
 		"how long per-minute statistics are kept, e.g. 2y, 400d, 720h (env HEPVAULT_STATS_RETENTION)")
 	if err := parseFlags(fs, args); err != nil {
@@ -118,6 +125,8 @@ type server struct {
 	cancelBg   context.CancelFunc
 	awaitDone  chan struct{} // awaitDatabase ended; nil when not started (dbwait.go)
 	retainDone chan struct{} // retention's loop ended; nil when not started
+	auditDone  chan struct{} // the node record and the access log are written
+	access     *store.AccessLogger
 	failed     chan error
 }
 
@@ -183,6 +192,22 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		s.cfg.StatsRetention, _ = parseStatsRetention(defaultStatsRetention)
 	}
 	go s.keepStats(bg)
+	if s.cfg.NodeName == "" {
+		s.cfg.NodeName = defaultNodeName(s.httpLn.Addr().String())
+	}
+	if s.cfg.Heartbeat <= 0 {
+		s.cfg.Heartbeat = defaultHeartbeat
+	}
+	s.access = store.NewAccessLogger(s.db, log, 4096)
+	s.auditDone = make(chan struct{})
+	started := time.Now()
+	go func() {
+		defer close(s.auditDone)
+		done := make(chan struct{})
+		go func() { defer close(done); s.access.Run(bg) }()
+		s.keepNodeRecord(bg, started)
+		<-done
+	}()
 	if dbPending {
 		s.awaitDone = make(chan struct{})
 		go func() {
@@ -196,6 +221,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		retention: s.retention,
 	})
 	handler := api.New(s.db, metricsHandler(reg, log), log)
+	handler.SetAccessLog(s.access)
 	handler.SetAccess(acfg)
 	handler.SetGuard(guardState{s.retention})
 	if s.spool != nil {
@@ -267,6 +293,9 @@ func (s *server) shutdown() error {
 	}
 	if s.retainDone != nil {
 		<-s.retainDone
+	}
+	if s.auditDone != nil {
+		<-s.auditDone
 	}
 	m := s.col.Metrics()
 	ws := s.writer.Stats()
