@@ -172,7 +172,7 @@ func (db *DB) Coverage(ctx context.Context, q CoverageQuery) (Coverage, error) {
 		return cv, err
 	}
 	if end.After(q.From) {
-		if err := db.coverNodes(ctx, q.From, end, &cv); err != nil {
+		if err := db.coverNodes(ctx, q.From, end, q.Now, &cv); err != nil {
 			return cv, err
 		}
 	}
@@ -305,10 +305,10 @@ func blockGaps(blocks []blockEdge, first, last time.Time, gap time.Duration) []S
 	return out
 }
 
-func (db *DB) coverNodes(ctx context.Context, from, end time.Time, cv *Coverage) error {
+func (db *DB) coverNodes(ctx context.Context, from, end, now time.Time, cv *Coverage) error {
 	rows, err := db.pool.Query(ctx, `
 		SELECT node, started_at, ended_at, next_by, drop_reasons, drop_counts, spooled, spool_bytes, db_down
-		FROM node_periods WHERE ended_at > $1 - interval '1 day' AND started_at < $2
+		FROM node_periods WHERE next_by > $1 AND started_at < $2
 		ORDER BY node, started_at`, from, end)
 	if err != nil {
 		return interpretError("coverage: node record", err)
@@ -334,13 +334,13 @@ func (db *DB) coverNodes(ctx context.Context, from, end time.Time, cv *Coverage)
 	if err := rows.Err(); err != nil {
 		return interpretError("coverage: node record", err)
 	}
-	foldNodePeriods(ps, from, end, cv)
+	foldNodePeriods(ps, from, end, now, cv)
 	return nil
 }
 
 // foldNodePeriods turns the node record (periods in node, start order)
 // into the spans of cv and the reasons they give, within [from, end).
-func foldNodePeriods(ps []NodePeriod, from, end time.Time, cv *Coverage) {
+func foldNodePeriods(ps []NodePeriod, from, end, now time.Time, cv *Coverage) {
 	clip := func(s Span) (Span, bool) {
 		if s.From.Before(from) {
 			s.From = from
@@ -371,9 +371,10 @@ func foldNodePeriods(ps []NodePeriod, from, end time.Time, cv *Coverage) {
 	for i, p := range ps {
 		span := Span{From: p.Start, To: p.End}
 		if i == len(ps)-1 || ps[i+1].Node != p.Node {
-			// The node's last period: it runs on until its next one is due.
-			if p.NextBy.After(span.To) {
-				span.To = p.NextBy
+			// The node's last period: while its next one is not due yet, it
+			// runs still; past that, it stopped (or crashed) after End.
+			if p.NextBy.After(now) && now.After(span.To) {
+				span.To = now
 			}
 		}
 		s, ok := clip(span)
