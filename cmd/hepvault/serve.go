@@ -46,6 +46,8 @@ type serveConfig struct {
 	NodeName string
 	// Heartbeat is how often that record is written (default a minute).
 	Heartbeat time.Duration
+	// QueueSize, when above 0, is the collector's queue (tests shrink it).
+	QueueSize int
 }
 
 func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) error {
@@ -155,6 +157,9 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		return nil, err
 	}
 	ccfg.AuthKey = []byte(cfg.HEPAuthKey)
+	if cfg.QueueSize > 0 {
+		ccfg.QueueSize = cfg.QueueSize
+	}
 	s.col = collector.New(ccfg)
 	if err = s.col.Start(ctx); err != nil {
 		s.httpLn.Close()
