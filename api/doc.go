@@ -1,6 +1,9 @@
 // Package api is hepvault's HTTP side (echo): the packet listing, the call
-// flow, statistics, health and metrics. It reads through the small Store interface and
-// never imports the collector.
+// flow, statistics, coverage, the access log, legal holds, health and
+// metrics. It reads through the small Store and Audit interfaces and never
+// imports the collector. Named tokens with roles (tokens.go) guard the
+// routes, and every request that returns packets, calls, exports or holds
+// is handed to an AccessLog, off the request path (access.go).
 //
 // It also serves the web page, at / with its assets under /ui/ (web.go):
 // static files embedded from web/, plain JavaScript that asks the API above
@@ -72,4 +75,21 @@
 // The answer is {"series": [{"key": "INVITE", "points": [{"t": RFC 3339,
 // "count": N}, ...]}, ...]}: a series per key, most frequent first, a point
 // per step, 0 when nothing was counted.
+//
+// # Coverage, access log and holds
+//
+// GET /api/v1/coverage takes from and to (required, at most
+// MaxCoverageWindow apart) and gap (a duration from 1s to 24h, DefaultGap
+// when not given) and answers store.Coverage as JSON.
+//
+// GET /api/v1/access-log (admin) takes from and to (required), token (a
+// token's name) and limit (1 to MaxAccessLogLimit, 1000 when not given):
+// {"entries": [store.AccessEntry, ...]}, oldest first.
+//
+// POST /api/v1/holds (admin) takes a JSON body {"call_id" or "filter",
+// "reason", "from", "to"}: filter is a query string of the packet listing
+// (method=INVITE&user=alice, from and to may be in it); a Call-ID's window
+// may be left out and is then its stored packets'. GET /api/v1/holds
+// [?all=true] lists the holds in force (or all), DELETE /api/v1/holds/{id}
+// ends one. Each answers the hold(s) as store.Hold.
 package api

@@ -5,7 +5,10 @@
 // the database is away (writer_spool.go), and answers the queries the API
 // serves by asking the index for the blocks that can match
 // (query_blocks.go). It drops whole days past a retention horizon or when
-// the disk runs short (retention.go). It does not parse SIP: a packet's fields are stored as
+// the disk runs short (retention.go), except the days legal holds keep
+// (holds.go). It says whether a window is complete (coverage.go), from the
+// agents' blocks and the record each serving process keeps of itself, and
+// keeps the API's access log (accesslog.go). It does not parse SIP: a packet's fields are stored as
 // the collector extracted them.
 // It is the only package that speaks SQL; pgx errors become the root error
 // kinds (hepvault.ErrUnavailable, ...) at this boundary.
