@@ -100,7 +100,7 @@ func TestAccess_Log(t *testing.T) {
 	}{
 		{"GET", "/api/v1/packets?limit=2", "tok-read", ""},
 		{"GET", "/api/v1/calls/call-1@x?format=pcap", "tok-export", ""},
-		{"GET", "/api/v1/packets?format=pcap", "tok-read", ""}, // refused: logged too
+		{"GET", "/api/v1/packets?format=pcap", "tok-read", ""},                                                     // refused: logged too
 		{"GET", "/api/v1/stats?from=2026-11-25T12:00:00Z&to=2026-11-25T13:00:00Z&step=1m&by=kind", "tok-read", ""}, // no packets: not logged
 		{"POST", "/api/v1/holds", "tok-admin", `{"filter":"method=INVITE&from=2026-11-25T12:00:00Z&to=2026-11-26T00:00:00Z","reason":"fraud"}`},
 	}

@@ -18,7 +18,9 @@ func TestHolds_SurviveRetention(t *testing.T) {
 	db, dsn := openDSN(t)
 	ctx := context.Background()
 	now := time.Now().UTC()
-	d := func(n int) time.Time { return now.Truncate(24 * time.Hour).Add(-time.Duration(n)*24*time.Hour + 12*time.Hour) }
+	d := func(n int) time.Time {
+		return now.Truncate(24 * time.Hour).Add(-time.Duration(n)*24*time.Hour + 12*time.Hour)
+	}
 	write(t, db,
 		packet(d(10), hepvault.KindRequest, "INVITE", 0, "held-call"),
 		packet(d(9), hepvault.KindRequest, "INVITE", 0, "in-held-window"),
@@ -73,7 +75,9 @@ func TestHolds_DiskGuardDropsHeldDaysLast(t *testing.T) {
 	db, dsn := openDSN(t)
 	ctx := context.Background()
 	now := time.Now().UTC()
-	d := func(n int) time.Time { return now.Truncate(24 * time.Hour).Add(-time.Duration(n)*24*time.Hour + time.Hour) }
+	d := func(n int) time.Time {
+		return now.Truncate(24 * time.Hour).Add(-time.Duration(n)*24*time.Hour + time.Hour)
+	}
 	write(t, db, packet(d(3), hepvault.KindRequest, "INVITE", 0, "held"), packet(d(2), hepvault.KindRequest, "INVITE", 0, "free"),
 		packet(now, hepvault.KindRequest, "INVITE", 0, "today"))
 	if _, err := db.AddHold(ctx, store.Hold{Reason: "r", CallID: "held", From: d(3), To: d(3).Add(time.Second)}); err != nil {
