@@ -30,8 +30,10 @@ type NodePeriod struct {
 	DBDown     bool              // the database did not answer at some point of the period
 }
 
-// RecordNodePeriods stores periods; a period stored already (the same node
-// and start) is kept as it is, so a retry after a lost answer adds nothing.
+// RecordNodePeriods stores periods; a period of the same node and start as
+// one stored replaces it: a retry after a lost answer adds nothing, and the
+// empty period a node opens with (so that it counts as running from its
+// start) gives way to its first whole one.
 func (db *DB) RecordNodePeriods(ctx context.Context, ps []NodePeriod) error {
 	if err := db.errNotReady(); err != nil {
 		return err
@@ -50,7 +52,10 @@ func (db *DB) RecordNodePeriods(ctx context.Context, ps []NodePeriod) error {
 			counts[i] = int64(p.Drops[r])
 		}
 		b.Queue(`INSERT INTO node_periods (node, started_at, ended_at, next_by, drop_reasons, drop_counts, spooled, spool_bytes, db_down)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (node, started_at) DO UPDATE SET ended_at = EXCLUDED.ended_at, next_by = EXCLUDED.next_by,
+				drop_reasons = EXCLUDED.drop_reasons, drop_counts = EXCLUDED.drop_counts, spooled = EXCLUDED.spooled,
+				spool_bytes = EXCLUDED.spool_bytes, db_down = EXCLUDED.db_down`,
 			p.Node, p.Start, p.End, p.NextBy, reasons, counts, int64(p.Spooled), p.SpoolBytes, p.DBDown)
 	}
 	return interpretError("record node periods", db.pool.SendBatch(ctx, b).Close())

@@ -183,3 +183,27 @@ func TestAccessLog_Logger(t *testing.T) {
 		t.Fatalf("unexpected rows after pruning; got %d", len(es))
 	}
 }
+
+func TestCoverage_NodeJustStarted(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	start := time.Now().UTC().Add(-10 * time.Second)
+	open := store.NodePeriod{Node: "n", Start: start, End: start, NextBy: start.Add(2 * time.Minute)}
+	if err := db.RecordNodePeriods(ctx, []store.NodePeriod{open}); err != nil {
+		t.Fatal(err)
+	}
+	cv, err := db.Coverage(ctx, store.CoverageQuery{From: start, To: start.Add(time.Hour), Gap: time.Minute, Now: start.Add(10 * time.Second)})
+	if err != nil || !cv.Complete {
+		t.Fatalf("unexpected verdict for a node that opened its record 10 s ago; got %+v, %v; want complete", cv.Reasons, err)
+	}
+	// Its first whole period replaces the empty one.
+	first := store.NodePeriod{Node: "n", Start: start, End: start.Add(time.Minute), NextBy: start.Add(3 * time.Minute),
+		Drops: map[string]uint64{"queue_full": 3}}
+	if err := db.RecordNodePeriods(ctx, []store.NodePeriod{first}); err != nil {
+		t.Fatal(err)
+	}
+	cv, err = db.Coverage(ctx, store.CoverageQuery{From: start, To: start.Add(time.Hour), Gap: time.Minute, Now: start.Add(70 * time.Second)})
+	if err != nil || len(cv.Drops) != 1 || cv.Drops[0].Packets != 3 || hasReason(cv, "not_running", "") {
+		t.Fatalf("unexpected coverage after the first period; got drops %+v, reasons %+v, %v", cv.Drops, cv.Reasons, err)
+	}
+}

@@ -99,6 +99,16 @@ func (s *server) keepNodeRecord(ctx context.Context, started time.Time) {
 		}
 		pending = pending[:0]
 	}
+	// An empty period at once: the node counts as running from its start,
+	// not only once its first period is written.
+	pending = append(pending, store.NodePeriod{Node: s.cfg.NodeName, Start: start, End: start, NextBy: start.Add(2 * every)})
+	if s.db.Ready() {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if s.db.RecordNodePeriods(rctx, pending) == nil {
+			pending = pending[:0]
+		}
+		cancel()
+	}
 	probe := time.NewTicker(max(every/4, 100*time.Millisecond))
 	defer probe.Stop()
 	for {
