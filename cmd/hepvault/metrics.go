@@ -30,6 +30,7 @@ type metricSources struct {
 	spoolMaxBytes int64
 	writes        *writeMetrics
 	retention     *store.Retention // nil: no retention series
+	access        *store.AccessLogger
 }
 
 // newMetricsRegistry returns the registry /metrics serves.
@@ -41,6 +42,12 @@ func newMetricsRegistry(src metricSources) *prometheus.Registry {
 		collectorFamilies(src.col),
 		writerFamilies(src),
 	)
+	if src.access != nil {
+		a := src.access
+		reg.MustRegister(families{
+			counterOf("hepvault_access_log_lost_total", "API access log entries lost: the queue was full, or the database did not take them for long.", nil, value(a.Dropped)),
+		})
+	}
 	if src.writes != nil {
 		reg.MustRegister(src.writes.packets, src.writes.seconds)
 	}

@@ -223,7 +223,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 
 	reg := newMetricsRegistry(metricSources{
 		col: s.col, writer: s.writer, spool: s.spool, spoolMaxBytes: cfg.SpoolMaxBytes, writes: writes,
-		retention: s.retention,
+		retention: s.retention, access: s.access,
 	})
 	handler := api.New(s.db, metricsHandler(reg, log), log)
 	handler.SetAccessLog(s.access)
