@@ -18,9 +18,10 @@ type AccessConfig struct {
 	// Tokens are the named tokens (ParseTokens reads them from a file).
 	// With Token or Tokens set, every route but the health checks
 	// (/healthz, /readyz), which a load balancer or orchestrator must
-	// reach without a secret, and the web page's files, which hold no data
-	// and ask for the token themselves, needs "Authorization: Bearer
-	// <token>" of a token whose role allows it (routeRole).
+	// reach without a secret, the web page's files, which hold no data and
+	// ask for the token themselves, and the OpenAPI document, needs
+	// "Authorization: Bearer <token>" of a token whose role allows it
+	// (routeRole).
 	Tokens []Token
 	// QueryTimeout bounds the database work of one request; 0 means none.
 	QueryTimeout time.Duration
@@ -39,8 +40,9 @@ type AccessLog interface {
 	Log(store.AccessEntry)
 }
 
-// publicPaths answer without a token.
-var publicPaths = map[string]bool{"/healthz": true, "/readyz": true}
+// publicPaths answer without a token: the health checks, and the API's
+// description, which holds no data.
+var publicPaths = map[string]bool{"/healthz": true, "/readyz": true, "/api/v1/openapi.json": true}
 
 // auditedRoutes are the routes whose requests are written to the access
 // log: those that return packets, calls, exports or holds.

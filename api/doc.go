@@ -1,9 +1,14 @@
 // Package api is hepvault's HTTP side (echo): the packet listing, the call
-// flow, statistics, coverage, the access log, legal holds, health and
-// metrics. It reads through the small Store and Audit interfaces and never
-// imports the collector. Named tokens with roles (tokens.go) guard the
-// routes, and every request that returns packets, calls, exports or holds
-// is handed to an AccessLog, off the request path (access.go).
+// flow, statistics, SIPREC recordings, coverage, the access log, legal
+// holds, health and metrics. It reads through the small Store and Audit
+// interfaces and never imports the collector. Named tokens with roles
+// (tokens.go) guard the routes, and every request that returns packets,
+// calls, exports or holds is handed to an AccessLog, off the request path
+// (access.go).
+//
+// GET /api/v1/openapi.json serves openapi.json, the OpenAPI 3 description
+// of every route, embedded; a route is described there and only there, and
+// openapi_test.go holds it to the routes served and their real answers.
 //
 // It also serves the web page, at / with its assets under /ui/ (web.go):
 // static files embedded from web/, plain JavaScript that asks the API above
@@ -92,4 +97,23 @@
 // may be left out and is then its stored packets'. GET /api/v1/holds
 // [?all=true] lists the holds in force (or all), DELETE /api/v1/holds/{id}
 // ends one. Each answers the hold(s) as store.Hold.
+// # Recordings (SIPREC)
+//
+// GET /api/v1/recordings lists the recording sessions (RFC 7866) whose first
+// request lies in [from, to), in start order, as {"recordings": [{"call_id"
+// (the recording dialog's own), "session_id" (the metadata's communication
+// session), "recorded_call_ids", "linked_by" (call_id, session_id,
+// participants or null), "participants": [{"aor", "name"}], "streams":
+// [{"stream_id", "label"}], "started_at", "ended_at", "state" (recording,
+// ended, or the dialog's state when not answered), "metadata_errors"}],
+// "next"}. It takes from and to (required), user (a participant's AOR
+// user), limit (1 to store.MaxRecordingsLimit) and cursor.
+//
+// GET /api/v1/recordings/gaps takes from and to (required, at most
+// MaxRecordingsWindow apart) and answers {"gaps": [{"call_id", "reason"
+// (unrecorded, recording_failed, ended_early), "started_at", "answered_at",
+// "ended_at", "from_user", "to_user", "recording_call_ids",
+// "recording_ended_at"}]}: the answered INVITE calls of the window with no
+// recording, or whose recording ended more than store.GapTolerance before
+// them.
 package api

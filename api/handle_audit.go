@@ -47,8 +47,8 @@ func checkParams(q url.Values, allowed ...string) error {
 	return nil
 }
 
-// parseWindow reads from and to, both required, to after from, at most max apart.
-func parseWindow(q url.Values, max time.Duration) (from, to time.Time, err error) {
+// parseAuditWindow reads from and to, both required, to after from, at most max apart.
+func parseAuditWindow(q url.Values, max time.Duration) (from, to time.Time, err error) {
 	for _, t := range []struct {
 		name string
 		dst  *time.Time
@@ -82,7 +82,7 @@ func (s *Server) handleCoverage(c echo.Context) error {
 		return err
 	}
 	cq := store.CoverageQuery{Gap: DefaultGap}
-	if cq.From, cq.To, err = parseWindow(q, MaxCoverageWindow); err != nil {
+	if cq.From, cq.To, err = parseAuditWindow(q, MaxCoverageWindow); err != nil {
 		return err
 	}
 	if v := q.Get("gap"); v != "" {
@@ -111,7 +111,7 @@ func (s *Server) handleAccessLog(c echo.Context) error {
 		return err
 	}
 	aq := store.AccessQuery{Token: q.Get("token"), Limit: 1000}
-	if aq.From, aq.To, err = parseWindow(q, 0); err != nil {
+	if aq.From, aq.To, err = parseAuditWindow(q, 0); err != nil {
 		return err
 	}
 	if err := checkText("token", aq.Token); err != nil {
@@ -220,7 +220,7 @@ func (s *Server) handleAddHold(c echo.Context) error {
 			h.From = minTime(h.From, p.CapturedAt)
 			h.To = maxTime(h.To, p.CapturedAt.Add(time.Microsecond))
 		}
-	} else if h.From, h.To, err = parseWindow(win, 10*366*24*time.Hour); err != nil {
+	} else if h.From, h.To, err = parseAuditWindow(win, 10*366*24*time.Hour); err != nil {
 		return err
 	}
 	h, err = a.AddHold(c.Request().Context(), h)

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -36,6 +37,10 @@ type health struct {
 	// Disk says what the guard did last.
 	Writing string `json:"writing,omitempty"`
 	Disk    string `json:"disk,omitempty"`
+	// With reads from a replica (SetReplica): Replica is "up", "behind"
+	// (lagging past the bound) or "down", ReplicaLagS its lag in seconds.
+	Replica     string   `json:"replica,omitempty"`
+	ReplicaLagS *float64 `json:"replica_lag_s,omitempty"`
 }
 
 func (s *Server) checkHealth(c echo.Context) (health, bool) {
@@ -53,11 +58,49 @@ func (s *Server) checkHealth(c echo.Context) (health, bool) {
 			h.Status, h.Writing = "degraded", "paused"
 		}
 	}
+	replicaOK := s.checkReplica(ctx, &h)
 	if err := s.store.Ping(ctx); err != nil {
 		h.Database, h.Error = "down", err.Error()
 		return h, false
 	}
-	return h, !paused
+	return h, !paused && replicaOK
+}
+
+// Replica is the database the queries read from when it is not the one
+// written to: a streaming replica, which says how far behind it is.
+type Replica interface {
+	ReplicaLag(ctx context.Context) (time.Duration, error)
+}
+
+// SetReplica makes /healthz and /readyz report the lag of the replica the
+// queries read from: /readyz answers 503 while it is down or lags more
+// than maxLag.
+func (s *Server) SetReplica(r Replica, maxLag time.Duration) {
+	s.replica, s.maxReplicaLag = r, maxLag
+}
+
+// checkReplica fills h's replica fields and reports whether the replica
+// may serve.
+func (s *Server) checkReplica(ctx context.Context, h *health) bool {
+	if s.replica == nil {
+		return true
+	}
+	lag, err := s.replica.ReplicaLag(ctx)
+	if err != nil {
+		// The log has the database's words; the answer says what it means.
+		h.Replica = "down"
+		if s.replicaLog.Allow() {
+			s.log.Warn("read replica: cannot tell its lag; queries may fail", "err", err)
+		}
+		return false
+	}
+	secs := lag.Seconds()
+	h.ReplicaLagS, h.Replica = &secs, "up"
+	if s.maxReplicaLag > 0 && lag > s.maxReplicaLag {
+		h.Replica = "behind"
+		return false
+	}
+	return true
 }
 
 // handleHealth answers 200 whenever hepvault is alive: while the database is
@@ -84,4 +127,21 @@ func (s *Server) handleMetrics(c echo.Context) error {
 	}
 	s.metrics.ServeHTTP(c.Response(), c.Request())
 	return nil
+}
+
+// everyLimiter allows one event per 10 s: a log line per failed health
+// check would flood the log while a monitor polls a down replica.
+type everyLimiter struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (l *everyLimiter) Allow() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now := time.Now(); now.Sub(l.last) >= 10*time.Second {
+		l.last = now
+		return true
+	}
+	return false
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/store"
@@ -17,6 +18,8 @@ type Store interface {
 	Call(ctx context.Context, callID string) ([]hepvault.Packet, error)
 	Calls(ctx context.Context, f store.CallFilter) (store.CallsPage, error)
 	Stats(ctx context.Context, q hepvault.StatsQuery) ([]hepvault.StatsSeries, error)
+	Recordings(ctx context.Context, f store.RecordingFilter) (store.RecordingsPage, error)
+	RecordingGaps(ctx context.Context, from, to time.Time) ([]store.Gap, error)
 	Ping(ctx context.Context) error
 }
 
@@ -28,8 +31,12 @@ type Server struct {
 	guard   Guard // nil: no disk guard
 	audit   Audit // nil: the store keeps no coverage, access log or holds
 	access  AccessLog
-	log     *slog.Logger
-	echo    *echo.Echo
+	// replica, when set, is where the queries read (handle_health.go).
+	replica       Replica
+	maxReplicaLag time.Duration
+	replicaLog    everyLimiter
+	log           *slog.Logger
+	echo          *echo.Echo
 }
 
 // New returns the API over store; metrics serves /metrics (the Prometheus
@@ -55,6 +62,9 @@ func New(store Store, metrics http.Handler, log *slog.Logger) *Server {
 	e.GET("/api/v1/holds", s.handleHolds)
 	e.POST("/api/v1/holds", s.handleAddHold)
 	e.DELETE("/api/v1/holds/:id", s.handleEndHold)
+	e.GET("/api/v1/recordings", s.handleRecordings)
+	e.GET("/api/v1/recordings/gaps", s.handleRecordingGaps)
+	e.GET("/api/v1/openapi.json", s.handleOpenAPI)
 	for path := range webPaths {
 		e.GET(path, s.handleWeb)
 	}
@@ -70,6 +80,11 @@ type Audit interface {
 	Holds(ctx context.Context, all bool) ([]store.Hold, error)
 	EndHold(ctx context.Context, id int64, by string) (store.Hold, error)
 }
+
+// SetAudit has the coverage, access log and holds routes use a; by
+// default they use the store given to New when it has them. Call it before
+// serving.
+func (s *Server) SetAudit(a Audit) { s.audit = a }
 
 // SetAccessLog has every request that returns packets, calls, exports or
 // holds recorded in l. Call it before serving.

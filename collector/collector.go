@@ -19,6 +19,14 @@ import (
 type Config struct {
 	UDPAddr string // "" disables the UDP listener
 	TCPAddr string // "" disables the TCP listener
+	// TLSAddr is the HEP over TLS listener's address, "" to disable it;
+	// TLS holds its certificates. TLS connections are TCP connections too:
+	// TCPMaxConns, Allow and TCPIdleTimeout apply to them.
+	TLSAddr string
+	TLS     *TLSCerts
+	// TLSHandshakeTimeout closes a TLS connection whose handshake is not
+	// done by then.
+	TLSHandshakeTimeout time.Duration
 	// UDPReaders is how many goroutines read the UDP socket.
 	UDPReaders int
 	// UDPReadBuffer is the socket receive buffer asked of the kernel, in bytes.
@@ -44,7 +52,7 @@ func DefaultConfig() Config {
 	return Config{
 		UDPAddr: ":9060", TCPAddr: ":9060", UDPReaders: 2, UDPReadBuffer: 16 << 20,
 		QueueSize: 1 << 16, MaxFrame: hep.MaxV3Len, TCPIdleTimeout: 5 * time.Minute,
-		TCPMaxConns: 1024, Logger: slog.Default(),
+		TCPMaxConns: 1024, TLSHandshakeTimeout: 10 * time.Second, Logger: slog.Default(),
 	}
 }
 
@@ -57,8 +65,9 @@ type Collector struct {
 	queue   chan hepvault.Packet
 	lastID  atomic.Int64
 
-	udp *net.UDPConn
-	tcp net.Listener
+	udp   *net.UDPConn
+	tcp   net.Listener
+	tlsLn net.Listener
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -87,6 +96,9 @@ func New(cfg Config) *Collector {
 	}
 	if cfg.TCPMaxConns <= 0 {
 		cfg.TCPMaxConns = def.TCPMaxConns
+	}
+	if cfg.TLSHandshakeTimeout <= 0 {
+		cfg.TLSHandshakeTimeout = def.TLSHandshakeTimeout
 	}
 	return &Collector{
 		cfg: cfg, log: cfg.Logger, badLog: newRateLog(cfg.Logger, 10*time.Second),
@@ -117,13 +129,29 @@ func (c *Collector) Start(ctx context.Context) error {
 	}
 	if c.cfg.TCPAddr != "" {
 		if err := c.listenTCP(ctx); err != nil {
-			if c.udp != nil {
-				c.udp.Close()
-			}
+			c.closeListeners()
+			return err
+		}
+	}
+	if c.cfg.TLSAddr != "" {
+		if err := c.listenTLS(ctx); err != nil {
+			c.closeListeners()
 			return err
 		}
 	}
 	return nil
+}
+
+func (c *Collector) closeListeners() {
+	if c.udp != nil {
+		c.udp.Close()
+	}
+	if c.tcp != nil {
+		c.tcp.Close()
+	}
+	if c.tlsLn != nil {
+		c.tlsLn.Close()
+	}
 }
 
 // UDPAddr is the bound UDP address (useful with port 0), or nil.
@@ -146,12 +174,7 @@ func (c *Collector) TCPAddr() net.Addr {
 // to finish what they hold, then closes the queue so the writer can drain it.
 func (c *Collector) Stop() {
 	c.closeOnce.Do(func() {
-		if c.udp != nil {
-			c.udp.Close()
-		}
-		if c.tcp != nil {
-			c.tcp.Close()
-		}
+		c.closeListeners()
 		c.mu.Lock()
 		for conn := range c.conns {
 			conn.Close()

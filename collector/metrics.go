@@ -73,6 +73,7 @@ type Metrics struct {
 	UnknownChunks  atomic.Uint64 // HEP chunks of unknown type, skipped
 	dropped        [numReasons]atomic.Uint64
 	guard          guardMetrics
+	tls            tlsMetrics
 	// tally holds the counts workers add in bulk (tally.go); agents names
 	// the capture ids counted there.
 	tally  [numTally]atomic.Uint64

@@ -15,18 +15,22 @@ type Transport uint8
 const (
 	TransportUDP Transport = iota
 	TransportTCP
+	TransportTLS // HEP over TLS: TCP framing inside TLS
 	numTransports
 )
 
 func (t Transport) String() string {
-	if t == TransportTCP {
+	switch t {
+	case TransportTCP:
 		return "tcp"
+	case TransportTLS:
+		return "tls"
 	}
 	return "udp"
 }
 
 // Transports lists every transport, for metrics.
-func Transports() []Transport { return []Transport{TransportUDP, TransportTCP} }
+func Transports() []Transport { return []Transport{TransportUDP, TransportTCP, TransportTLS} }
 
 // MaxCaptureIDs is how many HEP capture ids (agents) get a counter of their
 // own; packets of ids first seen after that many are counted together, so

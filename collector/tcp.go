@@ -20,11 +20,12 @@ func (c *Collector) listenTCP(ctx context.Context) error {
 	c.tcp = ln
 	c.log.Info("listening for HEP", "transport", "tcp", "addr", ln.Addr().String())
 	c.wg.Add(1)
-	go c.acceptTCP(ln)
+	go c.acceptTCP(ln, TransportTCP)
 	return nil
 }
 
-func (c *Collector) acceptTCP(ln net.Listener) {
+// acceptTCP takes the connections of a TCP or TLS listener; t says which.
+func (c *Collector) acceptTCP(ln net.Listener, t Transport) {
 	defer c.wg.Done()
 	for {
 		conn, err := ln.Accept()
@@ -46,21 +47,31 @@ func (c *Collector) acceptTCP(ln net.Listener) {
 		c.metrics.TCPConnections.Add(1)
 		c.metrics.TCPOpen.Add(1)
 		c.wg.Add(1)
-		go c.serveTCP(conn)
+		go c.serveTCP(conn, t)
 	}
 }
 
-// serveTCP frames one agent's stream into HEP packets until it ends.
-func (c *Collector) serveTCP(conn net.Conn) {
+// serveTCP frames one agent's stream into HEP packets until it ends; over
+// TLS, once the handshake is done, the same framing reads the decrypted
+// stream.
+func (c *Collector) serveTCP(raw net.Conn, t Transport) {
 	defer c.wg.Done()
 	defer func() {
-		conn.Close()
+		raw.Close()
 		c.mu.Lock()
-		delete(c.conns, conn)
+		delete(c.conns, raw)
 		c.mu.Unlock()
 		c.metrics.TCPOpen.Add(-1)
 	}()
-	w := &worker{c: c, transport: TransportTCP}
+	conn, frames := raw, &c.metrics.TCPFrames
+	if t == TransportTLS {
+		tconn, ok := c.handshake(raw)
+		if !ok {
+			return
+		}
+		conn, frames = tconn, &c.metrics.tls.frames
+	}
+	w := &worker{c: c, transport: t}
 	defer w.flush()
 	// The counts of the frames handled go to the metrics whenever the
 	// framer needs more bytes, before the read that may wait.
@@ -100,7 +111,7 @@ func (c *Collector) serveTCP(conn net.Conn) {
 			return
 		}
 		rd.frameDone()
-		c.metrics.TCPFrames.Add(1)
+		frames.Add(1)
 		w.handle(frame, time.Now())
 	}
 }

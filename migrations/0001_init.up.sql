@@ -75,9 +75,13 @@ CREATE TABLE packet_blocks (
 -- default partition exists, and a default partition would hold rows that
 -- only row deletes could expire.
 
--- "First N packets of a window" walks this index in order; unique so that a
--- batch written again is stored once (its blocks start with the same packets).
-CREATE UNIQUE INDEX packet_blocks_first ON packet_blocks (first_at, first_id);
+-- "First N packets of a window" walks an index on (first_at, first_id) in
+-- order; unique so that a batch written again is stored once (its blocks
+-- start with the same packets). store makes it on each day's partition
+-- as it makes the partition (packet_blocks_pYYYYMMDD_first), not here: a
+-- unique index on packet_blocks would forbid the foreign partitions of
+-- days moved to an archive database (store/archive.go), and, holding the
+-- partition key, a unique index per partition is unique over the table.
 
 -- "Blocks that hold this Call-ID, this number, this status...". fastupdate
 -- gathers new entries in a pending list and sorts them into the index in
@@ -250,3 +254,34 @@ CREATE TABLE holds (
     CHECK ((call_id IS NULL) <> (filter IS NULL)),
     CHECK (to_at > from_at)
 );
+-- SIPREC (RFC 7866): the recording-session INVITEs, re-INVITEs and UPDATEs
+-- among the stored packets, with the recording metadata (RFC 7865) each
+-- carried, read once by the writer as it stores the packet's block, in the
+-- same transaction (store/recording_write.go). A row is keyed by its packet,
+-- so a batch written again adds nothing. metadata is one document as sent
+-- (internal/siprec.Metadata as JSON: complete, or a partial update); a
+-- query applies a recording's documents in capture order and reads no
+-- packet for it. A message the proxy received and forwarded is two packets,
+-- so two rows. error says why a metadata part could not be read: the packet
+-- is stored all the same.
+CREATE TABLE recording_messages (
+    call_id     text        NOT NULL, -- the recording session's own dialog
+    captured_at timestamptz NOT NULL,
+    packet_id   bigint      NOT NULL,
+    method      text        NOT NULL,
+    cseq        bigint      NOT NULL,
+    session_id  text,                 -- its Session-ID header's local UUID (RFC 7989)
+    metadata    jsonb,                -- NULL: no metadata, or unreadable
+    error       text,                 -- why the metadata could not be read
+    PRIMARY KEY (call_id, captured_at, packet_id)
+);
+CREATE INDEX recording_messages_at ON recording_messages (captured_at);
+
+-- Metadata that could not be read, counted by reason, per hour:
+--   SELECT * FROM recording_metadata_errors WHERE hour >= now() - interval '1 day';
+CREATE VIEW recording_metadata_errors AS
+SELECT date_bin('1 hour', captured_at, '2000-01-01 00:00:00+00') AS hour,
+       split_part(error, ':', 1) || ':' || split_part(error, ':', 2) AS reason, count(*) AS count
+FROM recording_messages WHERE error IS NOT NULL GROUP BY 1, 2;
+
+COMMENT ON VIEW recording_metadata_errors IS 'SIPREC metadata that could not be read, per hour (UTC) and reason.';

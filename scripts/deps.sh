@@ -15,9 +15,14 @@ have_pg || missing+=(postgresql)
 { command -v kamailio || [ -x /usr/sbin/kamailio ]; } >/dev/null 2>&1 || missing+=(kamailio)
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)
+# The live test of HEP over TLS: Kamailio's tls module, packaged apart.
+compgen -G "/usr/lib/*/kamailio/modules/tls.so" >/dev/null || missing+=(kamailio-tls-modules)
 # The metrics test (cmd/hepvault/metrics_test.go) checks /metrics with
 # promtool, which Debian ships in the prometheus package.
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+# The compose test (deploy/compose_test.go) checks docker-compose.yml with
+# Debian's docker-compose; no container engine is needed for that.
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 # The web page's test (cmd/hepvault/web_test.go) drives a headless Chromium.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 

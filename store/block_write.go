@@ -136,8 +136,9 @@ func (db *DB) insertBlocksPool(ctx context.Context, blocks []block, counted *sta
 	return db.insertBlocks(ctx, c.Conn(), blocks, counted)
 }
 
-// insertBlocks writes blocks, and the statistics of those the database
-// takes (stats.go), in one transaction: the one conn is in, or one it
+// insertBlocks writes blocks, and the statistics and recording-session
+// requests (recording_write.go) of those the database takes (stats.go), in
+// one transaction: the one conn is in, or one it
 // begins and commits. It returns how many packets were new: a block already
 // stored (same first packet) is skipped, so writing a batch again stores
 // and counts nothing twice. counted, when not nil, holds the counts of
@@ -234,6 +235,10 @@ func (db *DB) insertBlocks(ctx context.Context, conn *pgx.Conn, blocks []block, 
 		for i := range rows {
 			r := &rows[i]
 			p.SendQueryPrepared(insertStatsName, [][]byte{r.minute[:], []byte(r.dim), r.keys, r.counts}, oneBinary, nil)
+		}
+		for i := range st.recordings {
+			values, oids, formats := st.recordings[i].params()
+			p.SendQueryParams(insertRecording, values, oids, formats, nil)
 		}
 	}
 	if begin {

@@ -44,6 +44,9 @@ func (db *DB) prepare(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return interpretError("connect to "+db.pool.Config().ConnConfig.Host, err)
 	}
+	if db.cfg.ReadOnly {
+		return db.checkSchema(ctx)
+	}
 	if _, err := db.Migrate(ctx); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/hepvault/hepvault"
@@ -21,3 +22,12 @@ func (r *Retention) WatchHeldUp(ctx context.Context, held time.Duration) {
 
 // DisableStats turns statistics off, for benchmarks that measure their cost.
 func DisableStats(db *DB) { db.noStats = true }
+
+// CopyBlocks is copyBlocks, for the archive's tests.
+func CopyBlocks(w io.Writer, r io.Reader, fromOID, toOID uint32) (blocks, packets int64, sum string, err error) {
+	c, err := copyBlocks(w, r, fromOID, toOID)
+	return c.blocks, c.packets, c.sum, err
+}
+
+// BlockChecksumSQL is what the archive's copy is verified by, in SQL.
+const BlockChecksumSQL = blockChecksumSQL

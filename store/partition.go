@@ -30,10 +30,13 @@ func newPartitioner(db *DB) *partitioner {
 func partitionName(d time.Time) string { return "packet_blocks_p" + d.Format("20060102") }
 
 // EnsurePartitions makes the partitions from yesterday to PartitionsAhead days
-// after now; cmd calls it at start and then periodically.
+// after now; cmd calls it at start and then periodically. It asks the
+// catalog, not what this process remembers: another process sharing the
+// database may have dropped one.
 func (db *DB) EnsurePartitions(ctx context.Context, now time.Time) error {
 	today := now.UTC().Truncate(day)
 	for d := today.Add(-day); !d.After(today.Add(time.Duration(db.cfg.PartitionsAhead) * day)); d = d.Add(day) {
+		db.parts.forget(d)
 		if err := db.parts.ensure(ctx, d); err != nil {
 			return err
 		}
@@ -80,9 +83,10 @@ func (p *partitioner) create(ctx context.Context, d time.Time) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, partitionLock); err != nil {
 			return err
 		}
-		var exists, attached bool
-		err := tx.QueryRow(ctx, `SELECT c.oid IS NOT NULL, i.inhrelid IS NOT NULL
-			FROM (SELECT to_regclass($1) AS oid) c LEFT JOIN pg_inherits i ON i.inhrelid = c.oid`, name).Scan(&exists, &attached)
+		var exists, attached, foreign bool
+		err := tx.QueryRow(ctx, `SELECT c.oid IS NOT NULL, i.inhrelid IS NOT NULL, coalesce(k.relkind = 'f', false)
+			FROM (SELECT to_regclass($1) AS oid) c LEFT JOIN pg_inherits i ON i.inhrelid = c.oid
+			LEFT JOIN pg_class k ON k.oid = c.oid`, name).Scan(&exists, &attached, &foreign)
 		if err != nil {
 			return err
 		}
@@ -92,11 +96,15 @@ func (p *partitioner) create(ctx context.Context, d time.Time) error {
 		if exists {
 			// Left by a drop that detached it and stopped before DROP
 			// TABLE: retention meant it gone.
-			if _, err := tx.Exec(ctx, `DROP TABLE `+name); err != nil {
+			if _, err := tx.Exec(ctx, dropTable(foreign)+name); err != nil {
 				return err
 			}
 		}
-		_, err = tx.Exec(ctx, `CREATE TABLE `+name+` PARTITION OF packet_blocks FOR VALUES `+bounds)
+		if _, err = tx.Exec(ctx, `CREATE TABLE `+name+` PARTITION OF packet_blocks FOR VALUES `+bounds); err != nil {
+			return err
+		}
+		// migrations/0001_init.up.sql says why the index is made here.
+		_, err = tx.Exec(ctx, `CREATE UNIQUE INDEX `+name+`_first ON `+name+` (first_at, first_id)`)
 		return err
 	})
 }
@@ -107,16 +115,25 @@ type dayTable struct {
 	name     string
 	attached bool // a partition of packet_blocks (pending detach included)
 	pending  bool // a DETACH CONCURRENTLY began and did not finish
+	archived bool // a foreign table: the day moved to the archive (archive.go)
+}
+
+// dropTable is the statement that drops a day table of that kind.
+func dropTable(foreign bool) string {
+	if foreign {
+		return `DROP FOREIGN TABLE `
+	}
+	return `DROP TABLE `
 }
 
 // dayTables lists the day tables, oldest first: the partitions of
 // packet_blocks and any left detached by an interrupted drop.
 func (db *DB) dayTables(ctx context.Context) ([]dayTable, error) {
 	rows, err := db.pool.Query(ctx, `
-		SELECT c.relname, i.inhrelid IS NOT NULL, coalesce(i.inhdetachpending, false)
+		SELECT c.relname, i.inhrelid IS NOT NULL, coalesce(i.inhdetachpending, false), c.relkind = 'f'
 		FROM pg_class c
 		LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND i.inhparent = 'packet_blocks'::regclass
-		WHERE c.relkind = 'r' AND c.relname ~ '^packet_blocks_p[0-9]{8}$'
+		WHERE c.relkind IN ('r', 'f') AND c.relname ~ '^packet_blocks_p[0-9]{8}$'
 		  AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = 'packet_blocks'::regclass)
 		ORDER BY c.relname`)
 	if err != nil {
@@ -125,7 +142,7 @@ func (db *DB) dayTables(ctx context.Context) ([]dayTable, error) {
 	var out []dayTable
 	for rows.Next() {
 		var t dayTable
-		if err := rows.Scan(&t.name, &t.attached, &t.pending); err != nil {
+		if err := rows.Scan(&t.name, &t.attached, &t.pending, &t.archived); err != nil {
 			return nil, interpretError("list partitions", err)
 		}
 		d, err := time.Parse("20060102", t.name[len("packet_blocks_p"):])
@@ -182,7 +199,7 @@ func (db *DB) dropDay(ctx context.Context, t dayTable) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `DROP TABLE `+t.name)
+		_, err = tx.Exec(ctx, dropTable(t.archived)+t.name)
 		return err
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -266,6 +267,8 @@ func (r *Retention) CheckDisk(ctx context.Context, now time.Time) error {
 		if err != nil {
 			return err
 		}
+		// A day moved to the archive takes no space here.
+		tables = slices.DeleteFunc(tables, func(t dayTable) bool { return t.archived })
 		held, err := r.db.heldDays(ctx)
 		if err != nil {
 			return err

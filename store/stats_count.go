@@ -22,6 +22,9 @@ type statCounts struct {
 	spare   []*minuteCounts // cleared, for reuse
 	last    *minuteCounts   // where the previous packet was counted
 	pairs   []pairCount     // topPairs' work
+	// The batch's recording-session requests (recording_write.go), written
+	// with its statistics.
+	recordings []recordingRow
 }
 
 // batchPairs is how many address pairs of a minute one batch writes by
@@ -69,6 +72,7 @@ func (c *statCounts) reset() {
 	c.spare = append(c.spare, c.minutes...)
 	c.minutes = c.minutes[:0]
 	c.last = nil
+	c.recordings = c.recordings[:0]
 }
 
 // minuteOf returns the counters of the minute starting at m (Unix seconds).
@@ -119,6 +123,9 @@ func (c *statCounts) add(p *hepvault.Packet) {
 	}
 	m.captures[p.CaptureID]++
 	m.pairs[addrPair{p.SrcIP, p.DstIP}]++
+	if p.Kind == hepvault.KindRequest && (p.Method == "INVITE" || p.Method == "UPDATE") {
+		c.addRecording(p) // the only requests that may be SIPREC's
+	}
 }
 
 // addPackets counts pkts.

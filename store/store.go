@@ -17,7 +17,11 @@ type Config struct {
 	// PartitionsAhead is how many days after today get a partition made in
 	// advance; any other day gets one when a packet arrives for it.
 	PartitionsAhead int
-	Logger          *slog.Logger
+	// ReadOnly is for a database hepvault only reads, a streaming replica
+	// (replica.go): Prepare checks that the schema is there instead of
+	// applying it, and makes no partitions.
+	ReadOnly bool
+	Logger   *slog.Logger
 }
 
 // DefaultConfig returns the settings hepvault runs with unless told otherwise.

@@ -28,18 +28,23 @@ func (r SpoolDrop) String() string { return spoolDropNames[r] }
 func SpoolDrops() []SpoolDrop { return []SpoolDrop{SpoolFull, SpoolFailed} }
 
 // writeOrSpool writes batch to the database, or to the spool when the
-// database has not taken it within SpoolAfter. While the spool holds
-// batches, new ones go behind them, so the database gets them in order.
-// Only this goroutine appends: once it sees the spool empty, the replayer
-// has committed everything, and writing directly keeps the order.
+// database has not taken it within SpoolAfter. Once a batch went to the
+// spool because the database was away, the next ones follow it at once
+// rather than each waiting SpoolAfter, until a write (a writer's or the
+// replayer's) succeeds again or the spool is empty. A spool that holds batches only because the
+// database fell behind live traffic (Run's overflow) does not stop the
+// writers: they write beside the replayer, so that both drain the backlog.
 func (w *Writer) writeOrSpool(ctx context.Context, batch encoded) {
-	if ctx.Err() == nil && w.spool.Empty() {
+	if ctx.Err() == nil && (!w.dbAway.Load() || w.spool.Empty()) {
 		err := w.writeWithRetry(ctx, batch, w.cfg.SpoolAfter)
 		if err == nil {
+			w.dbAway.Store(false)
 			return
 		}
-		w.log.Warn("database unavailable; spooling batches to disk until it answers",
-			"packets", batch.packets, "spool_dir", w.spool.Dir(), "err", err)
+		if errors.Is(err, hepvault.ErrUnavailable) && w.dbAway.CompareAndSwap(false, true) {
+			w.log.Warn("database unavailable; spooling batches to disk until it answers",
+				"packets", batch.packets, "spool_dir", w.spool.Dir(), "err", err)
+		}
 		w.toSpool(ctx, batch, true)
 		return
 	}
@@ -50,13 +55,18 @@ func (w *Writer) writeOrSpool(ctx context.Context, batch encoded) {
 // whether a write of it was attempted: its outcome may be unknown, so the
 // replay must not store it twice.
 func (w *Writer) toSpool(ctx context.Context, batch encoded, tried bool) {
-	w.spoolBuf = appendEncoded(w.spoolBuf[:0], batch)
+	bp, _ := w.spoolBufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	*bp = appendEncoded((*bp)[:0], batch)
 	var err error
 	if tried {
-		err = w.spool.Append(w.spoolBuf, batch.packets)
+		err = w.spool.Append(*bp, batch.packets)
 	} else {
-		err = w.spool.AppendUnwritten(w.spoolBuf, batch.packets)
+		err = w.spool.AppendUnwritten(*bp, batch.packets)
 	}
+	w.spoolBufs.Put(bp)
 	switch {
 	case err == nil:
 		w.spooled.Add(uint64(batch.packets))
@@ -130,6 +140,7 @@ func (w *Writer) replay(ctx context.Context) {
 			continue
 		}
 		wait, retrying = w.cfg.RetryInterval, false
+		w.dbAway.Store(false)
 		w.replayed.Add(uint64(rec.Packets))
 		if err := w.spool.Commit(rec); err != nil {
 			// The batch is stored; at worst it is replayed again, once.

@@ -317,3 +317,55 @@ func TestWriter_SpoolsWhatArrivesAfterCancel(t *testing.T) {
 		t.Fatalf("unexpected stats after cancel; got %+v; want 150 spooled", st)
 	}
 }
+
+// A database that answers but falls behind live traffic: once every writer
+// has a batch in hand and the queue is half full, batches go to the spool
+// rather than the queue overflowing, and writers and replayer together
+// store each packet once.
+func TestWriter_OverflowsToSpoolWhenDatabaseIsBehind(t *testing.T) {
+	db, dsn := openDSN(t)
+	ctx := context.Background()
+	// The day's partition first, so the lock below holds back only inserts.
+	if err := store.NewWriter(db, store.DefaultWriterConfig()).WriteBatch(ctx, calls("first", 1)); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// SHARE conflicts with the ROW EXCLUSIVE an INSERT takes: every write
+	// waits, as on a database that cannot keep up.
+	if _, err := tx.Exec(ctx, `LOCK TABLE packet_blocks IN SHARE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	sp := openSpool(t, t.TempDir(), 0)
+	cfg := fastWriterConfig(sp)
+	cfg.WriteTimeout = time.Minute // slow, not away: no write fails
+	w := store.NewWriter(db, cfg)
+	in, stop := runWriter(t, w, ctx)
+
+	// The writers take cfg.Writers batches and Run encodes one more; the
+	// rest waits in the queue (10,000) until it is half full.
+	const n = 8000
+	send(in, calls("live", n))
+	waitFor(t, "batches overflowing to the spool", func() bool { return w.Stats().Spooled > 0 })
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every packet stored", func() bool { return w.Stats().Stored == n })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	st := w.Stats()
+	if st.Replayed != st.Spooled || st.Spooled == 0 || st.Spooled == n {
+		t.Fatalf("unexpected stats %+v; want some but not all packets through the spool, all replayed", st)
+	}
+	if rows, distinct := countStored(t, dsn); rows != n+1 || distinct != n+1 {
+		t.Fatalf("unexpected stored packets; got %d rows, %d call ids; want %d, %d", rows, distinct, n+1, n+1)
+	}
+}

@@ -361,8 +361,9 @@
     main.innerHTML = '<div class="callhead"><a href="' + esc(href(list, back)) + '" id="back">← ' + esc(list) + '</a><h2>Call-ID <span id="call-id">' +
       esc(id) + '</span></h2>' + (found.length ? '<span>legs: ' + found.map((l) => '<span class="mono">' + esc(l) + '</span>').join(', ') + '</span>' : '') +
       '<span>' + pkts.length + ' messages</span><a id="pcap" href="' + esc(pcap) + '" download="' + esc(fileName) + '">Download pcap</a>' +
-      '<span class="hint">click an arrow to read its message</span></div><div class="ladder-wrap">' + ladder(pkts) +
-      '</div><pre id="raw" hidden></pre>';
+      '<span class="hint">click an arrow to read its message</span></div><div class="callbody"><div class="ladder-wrap">' + ladder(pkts) +
+      '</div><aside id="recording" hidden></aside></div><pre id="raw" hidden></pre>';
+    showRecording(id, pkts, my);
 
     $('#pcap').onclick = async (ev) => {
       // A link cannot send the token; fetch the file and hand it over.
@@ -406,6 +407,48 @@
       history.replaceState(null, '', href('call', nq));
     });
     if (q.has('msg')) open(+q.get('msg'));
+  }
+
+  // showRecording fills the aside beside the ladder with the SIPREC
+  // recordings of call id (GET /api/v1/recordings over the call's time: a
+  // recording starts while its call is up), or, when id is a recording
+  // session itself, with the call it records.
+  async function showRecording(id, pkts, my) {
+    const aside = $('#recording');
+    if (!aside || !pkts.length) return;
+    const from = pkts[0].captured_at, last = pkts[pkts.length - 1].captured_at;
+    const to = new Date(Date.parse(last) + 2000).toISOString();
+    let recs;
+    try {
+      const b = await apiJSON('/api/v1/recordings?' + new URLSearchParams({ from: from, to: to, limit: '1000' }));
+      recs = b.recordings;
+    } catch (err) {
+      return; // a server without recordings: the ladder alone
+    }
+    if (my !== seq) return;
+    const own = recs.filter((r) => r.call_id === id);
+    const mine = recs.filter((r) => (r.recorded_call_ids || []).includes(id));
+    const callLink = (cid) => '<a class="mono" href="' + esc(href('call', new URLSearchParams({ id: cid }))) + '">' + esc(cid) + '</a>';
+    const badge = (st) => '<span class="badge s-' + esc(st === 'ended' || st === 'recording' ? 'answered' : st) + '">' + esc(st) + '</span>';
+    const one = (r, records) =>
+      '<div class="rec"><div>' + badge(r.state) + ' ' +
+      (records ? 'records ' + (r.recorded_call_ids.length ? r.recorded_call_ids.map(callLink).join(', ') : 'no call found') :
+        'recording <span class="rec-call">' + callLink(r.call_id) + '</span>') +
+      (r.linked_by ? ' <span class="hint">(by ' + esc(r.linked_by) + ')</span>' : '') + '</div>' +
+      '<div class="hint">' + esc(r.started_at || '?') + ' → ' + esc(r.ended_at || '…') + '</div>' +
+      '<h4>Participants</h4><ul class="participants">' +
+      r.participants.map((p) => '<li>' + esc(p.name || '') + ' <span class="mono">' + esc(p.aor) + '</span></li>').join('') + '</ul>' +
+      '<h4>Streams</h4><ul class="streams">' +
+      r.streams.map((st) => '<li>label <b>' + esc(st.label) + '</b> <span class="mono hint">' + esc(st.stream_id) + '</span></li>').join('') + '</ul>' +
+      (r.metadata_errors ? '<div class="hint">' + r.metadata_errors + ' metadata part(s) could not be read</div>' : '') + '</div>';
+    if (own.length) {
+      aside.innerHTML = '<h3>Recording session (SIPREC)</h3>' + own.map((r) => one(r, true)).join('');
+    } else if (mine.length) {
+      aside.innerHTML = '<h3>Recorded</h3>' + mine.map((r) => one(r, false)).join('');
+    } else {
+      aside.innerHTML = '<h3>Recording</h3><p class="hint" id="not-recorded">No recording of this call was found.</p>';
+    }
+    aside.hidden = false;
   }
 
   // ladder draws pkts (in order) as an SVG: one column per host (ip:port) in

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hepvault/hepvault/internal/certtest"
 	"github.com/hepvault/hepvault/internal/fixture"
 	"github.com/hepvault/hepvault/internal/livetest"
 )
@@ -45,6 +47,8 @@ func TestLive_Kamailio(t *testing.T) {
 	livetest.Require(t)
 	t.Run("hep-udp", func(t *testing.T) { liveExercise(t, "udp") })
 	t.Run("hep-tcp", func(t *testing.T) { liveExercise(t, "tcp") })
+	t.Run("hep-tls", func(t *testing.T) { liveExercise(t, "tls") })
+	t.Run("tls-refused", liveTLSRefused)
 	t.Run("auth-key", liveAuthKey)
 }
 
@@ -57,10 +61,71 @@ func sippFor(t *testing.T, k *livetest.Kamailio) livetest.SIPp {
 }
 
 func hepURI(s *server, transport string) string {
-	if transport == "tcp" {
+	switch transport {
+	case "tcp":
 		return fmt.Sprintf(`HEP_URI="sip:%s;transport=tcp"`, s.col.TCPAddr())
+	case "tls":
+		return fmt.Sprintf(`HEP_URI="sip:%s;transport=tls"`, s.col.TLSAddr())
 	}
 	return fmt.Sprintf(`HEP_URI="sip:%s"`, s.col.UDPAddr())
+}
+
+// liveTLS makes hepvault's certificate and client CA, and a tls.cfg for
+// Kamailio's tls module whose client certificate that CA signed, or,
+// unless trusted, another CA. It returns hepvault's settings and the
+// tls.cfg's path.
+func liveTLS(t *testing.T, trusted bool) (tlsConfig, string) {
+	t.Helper()
+	livetest.RequireKamailioModule(t, "tls", "kamailio-tls-modules")
+	dir := t.TempDir()
+	ca := certtest.NewCA(t, "hepvault live CA")
+	certFile, keyFile := ca.Server(t, "hepvault").Write(t, dir, "hepvault")
+	caFile := ca.Write(t, dir, "ca.pem")
+	agentCA := ca
+	if !trusted {
+		agentCA = certtest.NewCA(t, "a CA hepvault does not know")
+	}
+	kCert, kKey := agentCA.Client(t, "kamailio").Write(t, dir, "kamailio")
+	// Kamailio checks hepvault's certificate against ca_list; the server
+	// profile is there because the tls: socket needs one.
+	cfg := fmt.Sprintf(`[server:default]
+method = TLSv1.2+
+certificate = %[1]s
+private_key = %[2]s
+
+[client:default]
+method = TLSv1.2+
+verify_certificate = yes
+require_certificate = yes
+certificate = %[1]s
+private_key = %[2]s
+ca_list = %[3]s
+`, kCert, kKey, caFile)
+	path := filepath.Join(dir, "tls.cfg")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return tlsConfig{Addr: "127.0.0.1:0", Cert: certFile, Key: keyFile, ClientCA: caFile}, path
+}
+
+// startLive starts hepvault and a Kamailio whose siptrace sends to it over
+// hepTransport (udp, tcp, or tls with a certificate hepvault trusts unless
+// told otherwise), with dumpcap capturing Kamailio's SIP port.
+func startLive(t *testing.T, hepTransport string, trusted bool) (*server, *livetest.Kamailio, *livetest.Capture, int) {
+	t.Helper()
+	kcfg := livetest.KamailioConfig{ConfigFile: kamailioConfig(t), Port: livetest.FreePort(t)}
+	var s *server
+	if hepTransport == "tls" {
+		tc, tlsCfg := liveTLS(t, trusted)
+		s = startTestServerWith(t, func(c *serveConfig) { c.TLS = tc })
+		kcfg.TLSPort = livetest.FreePort(t)
+		kcfg.Defines = append(kcfg.Defines, `TLS_CFG="`+tlsCfg+`"`)
+	} else {
+		s = startTestServer(t)
+	}
+	kcfg.Defines = append(kcfg.Defines, hepURI(s, hepTransport))
+	wire := livetest.StartCapture(t, captureFilter(s, kcfg.Port))
+	return s, livetest.StartKamailio(t, kcfg), wire, kcfg.Port
 }
 
 // captureFilter keeps the SIP that passes Kamailio's ports and leaves out
@@ -70,8 +135,12 @@ func captureFilter(s *server, kamailioPorts ...int) string {
 	for _, p := range kamailioPorts {
 		ports = append(ports, fmt.Sprintf("port %d", p))
 	}
-	return fmt.Sprintf("(%s) and not port %d and not port %d", strings.Join(ports, " or "),
+	filter := fmt.Sprintf("(%s) and not port %d and not port %d", strings.Join(ports, " or "),
 		s.col.UDPAddr().(*net.UDPAddr).Port, s.col.TCPAddr().(*net.TCPAddr).Port)
+	if a := s.col.TLSAddr(); a != nil {
+		filter += fmt.Sprintf(" and not port %d", a.(*net.TCPAddr).Port)
+	}
+	return filter
 }
 
 // stepLogger logs how long the steps of a live test take.
@@ -82,15 +151,9 @@ func stepLogger(t *testing.T) func(string) {
 
 func liveExercise(t *testing.T, hepTransport string) {
 	step := stepLogger(t)
-	s := startTestServer(t)
-	step("hepvault started")
-	port := livetest.FreePort(t)
-	wire := livetest.StartCapture(t, captureFilter(s, port))
-	k := livetest.StartKamailio(t, livetest.KamailioConfig{
-		ConfigFile: kamailioConfig(t), Port: port, Defines: []string{hepURI(s, hepTransport)},
-	})
+	s, k, wire, port := startLive(t, hepTransport, true)
 	sipp := sippFor(t, k)
-	step("kamailio and capture started")
+	step("hepvault, kamailio and capture started")
 
 	// Three phones: bob answers, busy is busy, ring rings until cancelled.
 	uas := map[string]int{"bob": livetest.FreePort(t), "busy": livetest.FreePort(t), "ring": livetest.FreePort(t)}
@@ -137,12 +200,16 @@ func liveExercise(t *testing.T, hepTransport string) {
 	// And each call reads as its messages on the wire say.
 	checkCalls(t, s, msgs)
 	// It came as HEPv3 from this Kamailio, over the transport asked for.
-	other := map[string]string{"udp": "tcp", "tcp": "udp"}[hepTransport]
-	for sample, want := range map[string]uint64{
-		`hepvault_received_total{transport="` + hepTransport + `"}`: uint64(len(msgs)),
-		`hepvault_received_total{transport="` + other + `"}`:        0,
-		"hepvault_queued_total":                                     uint64(len(msgs)),
-	} {
+	want := map[string]uint64{"hepvault_queued_total": uint64(len(msgs))}
+	for _, tr := range []string{"udp", "tcp", "tls"} {
+		want[`hepvault_received_total{transport="`+tr+`"}`] = 0
+	}
+	want[`hepvault_received_total{transport="`+hepTransport+`"}`] = uint64(len(msgs))
+	if hepTransport == "tls" {
+		// One connection: Kamailio keeps it for every message.
+		want["hepvault_tls_handshakes_total"] = 1
+	}
+	for sample, want := range want {
 		if n := metric(t, s, sample); n != want {
 			t.Fatalf("unexpected %s; got %d; want %d", sample, n, want)
 		}
@@ -309,6 +376,28 @@ func checkSameMessages(t *testing.T, s *server, stored []apiPacket, wire []livet
 	}
 	if inDB := storedInDB(t, s.cfg.DB); inDB != len(wire) {
 		t.Fatalf("unexpected count in the database; got %d; want %d", inDB, len(wire))
+	}
+}
+
+// liveTLSRefused: a Kamailio whose client certificate another CA signed
+// mirrors over TLS to a hepvault that wants mutual TLS. Kamailio's
+// connection is refused at the handshake, counted, and nothing is stored.
+func liveTLSRefused(t *testing.T) {
+	s, k, wire, _ := startLive(t, "tls", false)
+	sippFor(t, k).UAC(t, "options.xml")
+	wire.Stop(t)
+	waitUntil(t, 10*time.Second, "a bad_client_cert handshake failure", func() bool {
+		return metric(t, s, `hepvault_tls_handshake_failures_total{reason="bad_client_cert"}`) > 0
+	})
+	// What Kamailio sent would have arrived by now.
+	time.Sleep(300 * time.Millisecond)
+	for _, sample := range []string{`hepvault_received_total{transport="tls"}`, "hepvault_tls_handshakes_total", "hepvault_queued_total"} {
+		if n := metric(t, s, sample); n != 0 {
+			t.Fatalf("unexpected %s from a refused Kamailio; got %d; want 0", sample, n)
+		}
+	}
+	if n := storedInDB(t, s.cfg.DB); n != 0 {
+		t.Fatalf("a refused Kamailio's packets were stored: %d", n)
 	}
 }
 

@@ -29,8 +29,12 @@ type metricSources struct {
 	spool         *spool.Spool // nil: no spool
 	spoolMaxBytes int64
 	writes        *writeMetrics
-	retention     *store.Retention // nil: no retention series
 	access        *store.AccessLogger
+	retention     *store.Retention    // nil: no retention series
+	tls           *collector.TLSCerts // nil: no HEP over TLS
+	leader        *store.Leader       // nil: no leader series
+	archiver      *store.Archiver     // nil: no archive series
+	readDB        *store.DB           // nil: no replica series
 }
 
 // newMetricsRegistry returns the registry /metrics serves.
@@ -40,6 +44,7 @@ func newMetricsRegistry(src metricSources) *prometheus.Registry {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectorFamilies(src.col),
+		tlsFamilies(src.col, src.tls),
 		writerFamilies(src),
 	)
 	if src.access != nil {
@@ -51,6 +56,7 @@ func newMetricsRegistry(src metricSources) *prometheus.Registry {
 	if src.writes != nil {
 		reg.MustRegister(src.writes.packets, src.writes.seconds)
 	}
+	reg.MustRegister(clusterFamilies(src))
 	return reg
 }
 
@@ -138,6 +144,7 @@ func collectorFamilies(col *collector.Collector) families {
 			func(sample func(float64, ...string)) {
 				sample(float64(m.UDPDatagrams.Load()), "udp")
 				sample(float64(m.TCPFrames.Load()), "tcp")
+				sample(float64(m.TLSFrames()), "tls")
 			}),
 		counterOf("hepvault_decoded_total", "HEP packets received that decoded, by listener transport and HEP version (1, 2, 3); the rest of hepvault_received_total is in the decode reasons of hepvault_dropped_total.",
 			[]string{"transport", "version"},
@@ -216,6 +223,26 @@ func collectorFamilies(col *collector.Collector) families {
 				}
 			}),
 	}
+}
+
+// tlsFamilies are the HEP over TLS listener's handshakes, and when it runs
+// the expiry of its certificate, which a reload on SIGHUP moves.
+func tlsFamilies(col *collector.Collector, certs *collector.TLSCerts) families {
+	m := col.Metrics()
+	fs := families{
+		counterOf("hepvault_tls_handshakes_total", "HEP over TLS handshakes that succeeded.", nil, value(m.TLSHandshakes)),
+		counterOf("hepvault_tls_handshake_failures_total", "HEP over TLS handshakes that failed, by reason; the connection is closed.", []string{"reason"},
+			func(sample func(float64, ...string)) {
+				for _, r := range collector.TLSFailures() {
+					sample(float64(m.TLSHandshakeFailures(r)), r.String())
+				}
+			}),
+	}
+	if certs != nil {
+		fs = append(fs, gaugeOf("hepvault_tls_certificate_expiry_timestamp_seconds", "When the certificate the HEP TLS listener serves expires (unix seconds).", nil,
+			func(sample func(float64, ...string)) { sample(float64(certs.Leaf().NotAfter.Unix())) }))
+	}
+	return fs
 }
 
 // writerFamilies are the writer's, the spool's and retention's counters.

@@ -23,6 +23,7 @@ into PostgreSQL and answers what the first N packets of a time window were.
 
 Usage:
   hepvault serve   [--db DSN] [--data-dir DIR] [--hep-udp ADDR] [--hep-tcp ADDR] [--http ADDR]
+                   [--hep-tls ADDR --tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
                    [--api-token TOKEN] [--api-tokens FILE] [--hep-allow CIDR,...] [--hep-auth-key KEY]
                    [--retention 90d] [--min-free-disk 10%] [--max-db-size SIZE]
   hepvault query   [--server URL] [--token TOKEN] [--from T] [--to T] [--limit N] [filters] [--json | --pcap FILE]
@@ -34,6 +35,8 @@ Usage:
   hepvault access-log --from T --to T [--name TOKEN_NAME] [--server URL] [--token TOKEN] [--json]
   hepvault holds [list [--all] | add (--call-id ID | --filter QUERY) --reason R [--from T --to T] | end ID]
   hepvault token new NAME read|export|admin
+  hepvault recordings [list] --from T --to T [--user U] [--server URL] [--token TOKEN] [--limit N] [--json]
+  hepvault recordings gaps --from T --to T [--server URL] [--token TOKEN] [--json]
   hepvault migrate --db DSN
   hepvault import  [--db DSN | --data-dir DIR] [--retention 90d] FILE...   (pcap/pcapng of SIP or HEP)
 
@@ -67,6 +70,8 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 		return runHolds(ctx, args[1:], getenv, stdout, stderr)
 	case "token":
 		return runToken(args[1:], stdout, stderr)
+	case "recordings":
+		return runRecordings(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args[1:], getenv, stderr)
 	case "import":

@@ -41,6 +41,10 @@ type serveConfig struct {
 	Retention retentionConfig
 	// StatsRetention is how long statistics are kept (serve_stats.go).
 	StatsRetention time.Duration
+	// Cluster: a read replica, an archive database (cluster.go).
+	Cluster clusterConfig
+	// TLS is HEP over TLS (serve_tls.go).
+	TLS tlsConfig
 	// NodeName names this process in its own record (serve_audit.go);
 	// empty: the host's name and the HTTP address.
 	NodeName string
@@ -57,6 +61,7 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	fs.StringVar(&cfg.DataDir, "data-dir", envDefault(getenv, "HEPVAULT_DATA_DIR", "./hepvault-data"), "data folder of the embedded PostgreSQL (env HEPVAULT_DATA_DIR)")
 	fs.StringVar(&cfg.HEPUDP, "hep-udp", envDefault(getenv, "HEPVAULT_HEP_UDP", ":9060"), "UDP address for HEP; empty disables (env HEPVAULT_HEP_UDP)")
 	fs.StringVar(&cfg.HEPTCP, "hep-tcp", envDefault(getenv, "HEPVAULT_HEP_TCP", ":9060"), "TCP address for HEP; empty disables (env HEPVAULT_HEP_TCP)")
+	addTLSFlags(fs, getenv, &cfg.TLS)
 	fs.StringVar(&cfg.HEPAuthKey, "hep-auth-key", getenv("HEPVAULT_HEP_AUTH_KEY"), "store only HEPv3 packets carrying this auth key (Kamailio siptrace auth_key); others are dropped and counted (env HEPVAULT_HEP_AUTH_KEY, better than the flag: ps shows flags)")
 	fs.StringVar(&cfg.HTTP, "http", envDefault(getenv, "HEPVAULT_HTTP", "127.0.0.1:9080"), "address of the HTTP API (env HEPVAULT_HTTP)")
 	fs.StringVar(&cfg.LogLevel, "log-level", envDefault(getenv, "HEPVAULT_LOG_LEVEL", "info"), "debug, info, warn or error (env HEPVAULT_LOG_LEVEL)")
@@ -70,6 +75,7 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	}
 	addRetentionFlags(fs, getenv, &cfg.Retention)
 	fs.Var(bytesFlag{&cfg.SpoolMaxBytes}, "spool-max-bytes", "cap of the spool, e.g. 512M; past it batches are dropped and counted; 0 turns the spool off (env HEPVAULT_SPOOL_MAX_BYTES)")
+	addClusterFlags(fs, getenv, &cfg.Cluster)
 	fs.StringVar(&cfg.NodeName, "node-name", getenv("HEPVAULT_NODE_NAME"),
 		"this process's name in its own record, which coverage reads (env HEPVAULT_NODE_NAME; default host/http-address)")
 	statsRetention := fs.String("stats-retention", envDefault(getenv, "HEPVAULT_STATS_RETENTION", defaultStatsRetention),
@@ -82,30 +88,43 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 		return usagef("--stats-retention: %v", err)
 	}
 	cfg.StatsRetention = retention
+	if err := cfg.TLS.check(); err != nil {
+		return err
+	}
 	if err := cfg.Guard.apply(&collector.Config{}, &api.AccessConfig{}); err != nil {
 		return err
 	}
 	if cfg.Retention.envErr != nil {
 		return usageError{cfg.Retention.envErr}
 	}
+	if err := cfg.Cluster.check(cfg.Retention.Horizon); err != nil {
+		return err
+	}
 	tuneGC(getenv)
 	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		return err
 	}
+	hup, stopHup := notifyHangup()
+	defer stopHup()
 	s, err := startServer(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down: stopping listeners and flushing")
-	case err := <-s.failed:
-		log.Error("stopping after a fatal error", "err", err)
-		s.shutdown()
-		return err
+	for {
+		select {
+		case <-hup:
+			s.reloadTLS()
+			continue
+		case <-ctx.Done():
+			log.Info("shutting down: stopping listeners and flushing")
+		case err := <-s.failed:
+			log.Error("stopping after a fatal error", "err", err)
+			s.shutdown()
+			return err
+		}
+		return s.shutdown()
 	}
-	return s.shutdown()
 }
 
 // server is a running hepvault: embedded PostgreSQL (optional), store,
@@ -117,11 +136,18 @@ type server struct {
 	db     *store.DB
 	spool  *spool.Spool
 	col    *collector.Collector
+	tls    *collector.TLSCerts // nil: no HEP over TLS
 	writer *store.Writer
 	// retention drops days past the horizon and guards the disk.
 	retention *store.Retention
-	http      *http.Server
-	httpLn    net.Listener
+	// leader runs the store-wide jobs while this process leads.
+	leader *store.Leader
+	// readDB, with --db-read, is the replica the API reads from.
+	readDB *store.DB
+	// archiver, with --archive-db, moves old days to the archive.
+	archiver *store.Archiver
+	http     *http.Server
+	httpLn   net.Listener
 
 	writerDone chan error
 	cancelBg   context.CancelFunc
@@ -129,6 +155,8 @@ type server struct {
 	retainDone chan struct{} // retention's loop ended; nil when not started
 	auditDone  chan struct{} // the node record and the access log are written
 	access     *store.AccessLogger
+	leaderDone chan struct{} // the leader election and its jobs ended; nil when not started
+	readDone   chan struct{} // awaitReadDatabase ended; nil when not started
 	failed     chan error
 }
 
@@ -141,8 +169,17 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 			s.closeStorage()
 		}
 	}()
+	// A certificate that does not load stops hepvault before the database
+	// (perhaps an embedded one to start) is touched.
+	if s.tls, err = cfg.TLS.load(); err != nil {
+		return nil, err
+	}
 	var dbPending bool
 	if dbPending, err = s.openDatabase(ctx); err != nil {
+		return nil, err
+	}
+	var readPending bool
+	if readPending, err = s.openReadDatabase(ctx); err != nil {
 		return nil, err
 	}
 
@@ -160,6 +197,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	if cfg.QueueSize > 0 {
 		ccfg.QueueSize = cfg.QueueSize
 	}
+	ccfg.TLSAddr, ccfg.TLS = cfg.TLS.Addr, s.tls
 	s.col = collector.New(ccfg)
 	if err = s.col.Start(ctx); err != nil {
 		s.httpLn.Close()
@@ -187,16 +225,30 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	s.writer = store.NewWriter(s.db, wcfg)
 	s.writerDone = make(chan error, 1)
 	go func() { s.writerDone <- s.writer.Run(bg, s.col.Packets()) }()
-	go s.keepPartitions(bg)
-	s.retainDone = make(chan struct{})
-	go func() {
-		defer close(s.retainDone)
-		s.retention.Run(bg)
-	}()
 	if s.cfg.StatsRetention <= 0 { // a serveConfig not built from flags
 		s.cfg.StatsRetention, _ = parseStatsRetention(defaultStatsRetention)
 	}
-	go s.keepStats(bg)
+	// The work on the store as a whole runs on one process of those that
+	// share the database, the leader (store/leader.go): a job is one line.
+	s.leader = store.NewLeader(s.db, store.LeaderConfig{Logger: log})
+	s.leader.Every("partitions", time.Hour, s.db.EnsurePartitions)
+	s.leader.Go("retention", s.retention.Run)
+	s.leader.Go("statistics", s.keepStats)
+	if err = s.startArchiver(); err != nil {
+		return nil, err
+	}
+	s.leaderDone = make(chan struct{})
+	go func() {
+		defer close(s.leaderDone)
+		s.leader.Run(bg)
+	}()
+	if readPending {
+		s.readDone = make(chan struct{})
+		go func() {
+			defer close(s.readDone)
+			s.awaitReadDatabase(bg)
+		}()
+	}
 	if s.cfg.NodeName == "" {
 		s.cfg.NodeName = defaultNodeName(s.httpLn.Addr().String())
 	}
@@ -223,9 +275,14 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 
 	reg := newMetricsRegistry(metricSources{
 		col: s.col, writer: s.writer, spool: s.spool, spoolMaxBytes: cfg.SpoolMaxBytes, writes: writes,
-		retention: s.retention, access: s.access,
+		retention: s.retention, tls: s.tls, leader: s.leader, archiver: s.archiver, readDB: s.readDB, access: s.access,
 	})
-	handler := api.New(s.db, metricsHandler(reg, log), log)
+	handler := api.New(s.readStore(), metricsHandler(reg, log), log)
+	if s.readDB != nil {
+		handler.SetReplica(s.readDB, cfg.Cluster.MaxReplicaLag)
+	}
+	// Holds and the access log are written: the primary, never a replica.
+	handler.SetAudit(s.db)
 	handler.SetAccessLog(s.access)
 	handler.SetAccess(acfg)
 	handler.SetGuard(guardState{s.retention})
@@ -243,7 +300,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		}
 	}()
 	log.Info("hepvault is running", "http", s.httpLn.Addr().String(), "hep_udp", addrString(s.col.UDPAddr()), "hep_tcp", addrString(s.col.TCPAddr()),
-		"hep_auth_key_required", cfg.HEPAuthKey != "")
+		"hep_tls", addrString(s.col.TLSAddr()), "hep_auth_key_required", cfg.HEPAuthKey != "")
 	return s, nil
 }
 
@@ -252,25 +309,6 @@ func addrString(a net.Addr) string {
 		return "off"
 	}
 	return a.String()
-}
-
-// keepPartitions makes tomorrow's partitions before tomorrow comes.
-func (s *server) keepPartitions(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			if !s.db.Ready() {
-				continue // awaitDatabase makes them when the database answers
-			}
-			if err := s.db.EnsurePartitions(ctx, now); err != nil {
-				s.log.Warn("could not make partitions ahead", "err", err)
-			}
-		}
-	}
 }
 
 // shutdown stops reading, flushes what was received, then stops the rest.
@@ -296,15 +334,18 @@ func (s *server) shutdown() error {
 	if s.awaitDone != nil {
 		<-s.awaitDone // before the pool closes under it
 	}
-	if s.retainDone != nil {
-		<-s.retainDone
+	if s.leaderDone != nil {
+		<-s.leaderDone
+	}
+	if s.readDone != nil {
+		<-s.readDone
 	}
 	if s.auditDone != nil {
 		<-s.auditDone
 	}
 	m := s.col.Metrics()
 	ws := s.writer.Stats()
-	s.log.Info("stopped", "received", m.UDPDatagrams.Load()+m.TCPFrames.Load(), "stored", ws.Stored, "queued", m.Queued.Load(),
+	s.log.Info("stopped", "received", m.UDPDatagrams.Load()+m.TCPFrames.Load()+m.TLSFrames(), "stored", ws.Stored, "queued", m.Queued.Load(),
 		"dropped", m.DroppedTotal(), "rejected_by_db", ws.Rejected, "spooled", ws.Spooled, "replayed", ws.Replayed,
 		"spool_dropped", ws.SpoolDropped[store.SpoolFull]+ws.SpoolDropped[store.SpoolFailed],
 		"expired", ws.Expired, "disk_full", ws.DiskFull)
@@ -317,6 +358,12 @@ func (s *server) closeStorage() {
 		if err := s.spool.Close(); err != nil {
 			s.log.Warn("spool did not close cleanly", "err", err)
 		}
+	}
+	if s.readDB != nil {
+		s.readDB.Close()
+	}
+	if s.archiver != nil {
+		s.archiver.Close()
 	}
 	closeStorage(s.db, s.pg, s.log)
 }

@@ -45,19 +45,57 @@ func runDrop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if _, err := db.DropDay(ctx, day, now); err != nil { // a day left by an earlier run
 		return err
 	}
-	// Spread over most of the day, so that no dialog runs past its end.
-	g := seed.New(seed.Config{Start: day, Rate: float64(*n) / (0.95 * 86400), Seed: 7})
+	if err := seedDay(ctx, db, day, *n, *batch, stdout); err != nil {
+		return err
+	}
+	var found bool
+	m, err := whileWriting(ctx, db, now, *rate, *batch, func() (err error) {
+		found, err = db.DropDay(ctx, day, time.Now())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("drop: no partition for %s", day.Format(time.DateOnly))
+	}
+	fmt.Fprintf(stdout, "dropped %s (%d packets) in %s while a writer stored %d/s in batches of %d: %s\n",
+		day.Format(time.DateOnly), *n, m.took.Round(time.Millisecond), *rate, *batch, m)
+	return nil
+}
+
+// seedDay writes n packets of realistic traffic into day, spread over most
+// of it, so that no dialog runs past its end.
+func seedDay(ctx context.Context, db *store.DB, day time.Time, n, batch int, stdout io.Writer) error {
+	g := seed.New(seed.Config{Start: day, Rate: float64(n) / (0.95 * 86400), Seed: 7})
 	w := store.NewWriter(db, store.DefaultWriterConfig())
 	began := time.Now()
-	for done := 0; done < *n; done += *batch {
-		if err := w.WriteBatch(ctx, g.Packets(min(*batch, *n-done))); err != nil {
+	for done := 0; done < n; done += batch {
+		if err := w.WriteBatch(ctx, g.Packets(min(batch, n-done))); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintf(stdout, "seeded %d packets into %s in %s\n", w.Stats().Stored, day.Format(time.DateOnly), time.Since(began).Round(time.Millisecond))
+	return nil
+}
 
-	// The writer meanwhile: today's traffic, paced at -rate.
-	live := seed.New(seed.Config{Start: now.Add(-time.Minute), Rate: float64(*rate), Seed: 8})
+// meanwhile is what a writer storing today's traffic saw while an action ran.
+type meanwhile struct {
+	took                        time.Duration // the action
+	batches, overlapping        int
+	slowest, slowestOverlapping time.Duration
+}
+
+func (m meanwhile) String() string {
+	return fmt.Sprintf("%d batches overlapped it (slowest %s); slowest of all %d batches %s",
+		m.overlapping, m.slowestOverlapping.Round(time.Millisecond), m.batches, m.slowest.Round(time.Millisecond))
+}
+
+// whileWriting runs action while a writer stores today's traffic at rate
+// packets a second, from a second before it to a second after, and times
+// both.
+func whileWriting(ctx context.Context, db *store.DB, now time.Time, rate, batch int, action func() error) (meanwhile, error) {
+	live := seed.New(seed.Config{Start: now.Add(-time.Minute), Rate: float64(rate), Seed: 8})
 	lw := store.NewWriter(db, store.DefaultWriterConfig())
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -71,7 +109,7 @@ func runDrop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		every := time.Duration(float64(*batch) / float64(*rate) * float64(time.Second))
+		every := time.Duration(float64(batch) / float64(rate) * float64(time.Second))
 		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
@@ -81,7 +119,7 @@ func runDrop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			case <-tick.C:
 			}
 			t0 := time.Now()
-			if err := lw.WriteBatch(wctx, live.Packets(*batch)); err != nil {
+			if err := lw.WriteBatch(wctx, live.Packets(batch)); err != nil {
 				if wctx.Err() == nil {
 					werr = err
 				}
@@ -94,32 +132,25 @@ func runDrop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}()
 	time.Sleep(time.Second) // the writer under way
 	t0 := time.Now()
-	found, err := db.DropDay(ctx, day, time.Now())
+	err := action()
 	t1 := time.Now()
 	time.Sleep(time.Second)
 	stop()
 	wg.Wait()
 	if err != nil {
-		return err
-	}
-	if !found {
-		return fmt.Errorf("drop: no partition for %s", day.Format(time.DateOnly))
+		return meanwhile{}, err
 	}
 	if werr != nil {
-		return fmt.Errorf("drop: the writer failed meanwhile: %w", werr)
+		return meanwhile{}, fmt.Errorf("the writer failed meanwhile: %w", werr)
 	}
-	var overlapping int
-	var slowest, slowestOverlapping time.Duration
+	m := meanwhile{took: t1.Sub(t0), batches: len(batches)}
 	for _, b := range batches {
 		d := b.to.Sub(b.from)
-		slowest = max(slowest, d)
+		m.slowest = max(m.slowest, d)
 		if b.from.Before(t1) && b.to.After(t0) {
-			overlapping++
-			slowestOverlapping = max(slowestOverlapping, d)
+			m.overlapping++
+			m.slowestOverlapping = max(m.slowestOverlapping, d)
 		}
 	}
-	fmt.Fprintf(stdout, "dropped %s (%d packets) in %s while a writer stored %d/s in batches of %d: %d batches overlapped the drop (slowest %s); slowest of all %d batches %s\n",
-		day.Format(time.DateOnly), *n, t1.Sub(t0).Round(time.Millisecond), *rate, *batch, overlapping,
-		slowestOverlapping.Round(time.Millisecond), len(batches), slowest.Round(time.Millisecond))
-	return nil
+	return m, nil
 }

@@ -8,6 +8,9 @@
 //	storebench drop  -db DSN -n 1000000 -rate 10000
 //	                 fill a past day, then time its drop (retention) while a
 //	                 writer stores today's traffic
+//	storebench archive -db DSN -archive-db DSN -n 1000000 -rate 10000
+//	                 fill a past day, then time its move to an archive
+//	                 database while a writer stores today's traffic
 package main
 
 import (
@@ -31,7 +34,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("want a command: seed, query or drop")
+		return fmt.Errorf("want a command: seed, query, drop or archive")
 	}
 	switch args[0] {
 	case "seed":
@@ -40,8 +43,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runQuery(ctx, args[1:], stdout, stderr)
 	case "drop":
 		return runDrop(ctx, args[1:], stdout, stderr)
+	case "archive":
+		return runArchive(ctx, args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("unknown command %q: want seed, query or drop", args[0])
+	return fmt.Errorf("unknown command %q: want seed, query, drop or archive", args[0])
 }
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {

@@ -15,6 +15,10 @@ type KamailioConfig struct {
 	ConfigFile string   // kamailio.cfg
 	Port       int      // SIP port on 127.0.0.1, UDP and TCP
 	Defines    []string // passed as -A, e.g. `HEP_URI="sip:127.0.0.1:9060"`
+	// TLSPort, when set, adds a TLS socket on 127.0.0.1: Kamailio sends
+	// over TLS (siptrace's HEP to a ";transport=tls" URI) only from a TLS
+	// socket, and needs the tls module loaded for it.
+	TLSPort int
 }
 
 // Kamailio is a running Kamailio.
@@ -36,6 +40,9 @@ func StartKamailio(t *testing.T, cfg KamailioConfig) *Kamailio {
 	args := []string{"-DD", "-E", "-f", cfgFile, "-Y", dir, "-P", filepath.Join(dir, "kamailio.pid"),
 		"-m", "32", "-M", "4",
 		"-l", fmt.Sprintf("udp:127.0.0.1:%d", cfg.Port), "-l", fmt.Sprintf("tcp:127.0.0.1:%d", cfg.Port)}
+	if cfg.TLSPort != 0 {
+		args = append(args, "-l", fmt.Sprintf("tls:127.0.0.1:%d", cfg.TLSPort))
+	}
 	for _, d := range cfg.Defines {
 		args = append(args, "-A", d)
 	}

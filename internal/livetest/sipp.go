@@ -61,3 +61,28 @@ func (s SIPp) UAS(t *testing.T, scenario string, port int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Run is a sipp UAC started in the background (StartUAC).
+type Run struct {
+	p        *proc
+	scenario string
+	extra    []string
+}
+
+// StartUAC starts one call of scenario from a free port to the proxy, as
+// UAC does, without waiting for it: calls that overlap, as a recorded call
+// and its recording session do, run side by side. Wait says how it ended.
+func (s SIPp) StartUAC(t *testing.T, scenario string, extra ...string) *Run {
+	t.Helper()
+	dir, args := s.common(t, FreePort(t))
+	args = append(append(append(args, s.scenario(scenario)...), extra...), s.Proxy)
+	return &Run{p: start(t, dir, "sipp", args...), scenario: scenario, extra: extra}
+}
+
+// Wait waits for the call to end and fails t unless sipp says it succeeded.
+func (r *Run) Wait(t *testing.T) {
+	t.Helper()
+	if err := r.p.wait(30 * time.Second); err != nil {
+		t.Fatalf("sipp UAC %s %v failed: %v\n%s", r.scenario, r.extra, err, tail(r.p.out.String(), 3000))
+	}
+}

@@ -3,6 +3,7 @@ package livetest
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -105,4 +106,21 @@ func RequireProgram(t *testing.T, pkg string, names ...string) string {
 	}
 	t.Skip(msg + "; set " + RequireEnv + "=1 to make this a failure")
 	return ""
+}
+
+// RequireKamailioModule skips t (fails it under HEPVAULT_REQUIRE_LIVE)
+// unless Kamailio's module name is installed; Debian ships some modules
+// in packages of their own (tls.so in kamailio-tls-modules).
+func RequireKamailioModule(t *testing.T, name, pkg string) {
+	t.Helper()
+	for _, pattern := range []string{"/usr/lib/*/kamailio/modules/", "/usr/lib/kamailio/modules/", "/usr/local/lib*/kamailio/modules/"} {
+		if m, _ := filepath.Glob(pattern + name + ".so"); len(m) > 0 {
+			return
+		}
+	}
+	msg := "test needs Kamailio's " + name + " module (Debian: apt-get install " + pkg + ", or run scripts/deps.sh)"
+	if os.Getenv(RequireEnv) != "" {
+		t.Fatalf("%s; %s is set, so this is a failure", msg, RequireEnv)
+	}
+	t.Skip(msg + "; set " + RequireEnv + "=1 to make this a failure")
 }

@@ -37,6 +37,13 @@
 // resolved), else the newest /usr/lib/postgresql/*/bin (Debian, Ubuntu),
 // preferring the major version that created an existing cluster.
 //
+// # Replicas
+//
+// StartReplica makes a streaming replica of a running Server with
+// pg_basebackup -R and starts it: read-only, following its primary over a
+// replication connection from 127.0.0.1. The tests of reads from a replica
+// use it.
+//
 // Linux is the supported platform; other Unix systems work without the
 // parent-death signal.
 package pgembed
