@@ -1,10 +1,10 @@
 // Package api is hepvault's HTTP side (echo): the packet listing, the call
-// flow, statistics, SIPREC recordings, coverage, the access log, legal
-// holds, health and metrics. It reads through the small Store and Audit
-// interfaces and never imports the collector. Named tokens with roles
-// (tokens.go) guard the routes, and every request that returns packets,
-// calls, exports or holds is handed to an AccessLog, off the request path
-// (access.go).
+// flow, statistics, SIPREC recordings, the sealed days' statements
+// (GET /api/v1/seals), coverage, the access log, legal holds, health and
+// metrics. It reads through the small Store and Audit interfaces and never
+// imports the collector. Named tokens with roles (tokens.go) guard the
+// routes, and every request that returns packets, calls, exports or holds
+// is handed to an AccessLog, off the request path (access.go).
 //
 // GET /api/v1/openapi.json serves openapi.json, the OpenAPI 3 description
 // of every route, embedded; a route is described there and only there, and

@@ -3,6 +3,8 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,12 +13,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/hepvault/hepvault/api"
+	"github.com/hepvault/hepvault/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -39,15 +43,23 @@ type openapiCase struct {
 	status      int
 	specRejects bool
 	noToken     bool
+	// holds names the answer's JSON array that must not be empty: an
+	// empty list matches any schema of its items, so it checks nothing.
+	holds string
 }
 
 // openapiCases are the requests made, against newServerDSN's packets
-// (captured from 2026-11-25T12:20:33Z on). Every route described needs at
-// least one answered 2xx here.
+// (captured from 2026-11-25T12:20:33Z on) and the SIPREC capture's
+// (2026-12-07T04:08:31Z to 04:08:37Z: three recordings, two gaps). Every
+// route described needs at least one answered 2xx here.
 var openapiCases = func() []openapiCase {
 	w := "from=2026-11-25T12:00:00Z&to=2026-11-25T13:00:00Z"
+	rw := "from=2026-12-07T04:08:00Z&to=2026-12-07T04:09:00Z"
+	// A cursor as the server writes one (params.go): the position 1 µs
+	// into the capture, before every recording, so the page is not empty.
+	cursor := base64.RawURLEncoding.EncodeToString([]byte("1796616480000001.0"))
 	return []openapiCase{
-		{path: "/api/v1/packets?limit=2", status: 200},
+		{path: "/api/v1/packets?limit=2", status: 200, holds: "packets"},
 		{path: "/api/v1/packets?" + w + "&method=INVITE,ACK&format=json", status: 200},
 		{path: "/api/v1/packets?format=text&limit=3", status: 200},
 		{path: "/api/v1/packets?format=pcap&limit=2", status: 200},
@@ -59,7 +71,7 @@ var openapiCases = func() []openapiCase {
 		{path: "/api/v1/packets?method=INVITE,,BYE", status: 400},
 		{path: "/api/v1/packets?bogus=1", status: 400},
 		{path: "/api/v1/packets", status: 401, noToken: true},
-		{path: "/api/v1/calls?" + w, status: 200},
+		{path: "/api/v1/calls?" + w, status: 200, holds: "calls"},
 		{path: "/api/v1/calls?" + w + "&state=answered,registered&limit=1", status: 200},
 		{path: "/api/v1/calls?limit=5000", status: 400, specRejects: true},
 		{path: "/api/v1/calls?state=ringing", status: 400},
@@ -68,11 +80,30 @@ var openapiCases = func() []openapiCase {
 		{path: "/api/v1/calls/" + url.PathEscape("reg/1 x") + "?format=text", status: 200},
 		{path: "/api/v1/calls/nobody@x", status: 404},
 		{path: "/api/v1/calls/call-1@x?limit=1", status: 400},
-		{path: "/api/v1/stats?" + w + "&step=1m&by=method", status: 200},
+		{path: "/api/v1/stats?" + w + "&step=1m&by=method", status: 200, holds: "series"},
 		{path: "/api/v1/stats?" + w + "&step=1h&by=status_class", status: 200},
 		{path: "/api/v1/stats?" + w + "&step=2m&by=method", status: 400, specRejects: true},
 		{path: "/api/v1/stats?step=1m&by=method", status: 400, specRejects: true},
 		{path: "/api/v1/stats?from=2026-11-25T13:00:00Z&to=2026-11-25T12:00:00Z&step=1m&by=kind", status: 400},
+		{path: "/api/v1/seals?from=2026-11-25T00:00:00Z&to=2026-11-26T00:00:00Z", status: 200},
+		{path: "/api/v1/seals?day=2026-11-25", status: 400},
+		{path: "/api/v1/recordings?" + rw, status: 200, holds: "recordings"},
+		{path: "/api/v1/recordings?" + rw + "&limit=1", status: 200, holds: "recordings"},
+		{path: "/api/v1/recordings?" + rw + "&user=dave&limit=1000&cursor=" + cursor, status: 200, holds: "recordings"},
+		{path: "/api/v1/recordings?" + w, status: 200},
+		{path: "/api/v1/recordings", status: 400, specRejects: true},
+		{path: "/api/v1/recordings?from=2026-12-07T04:08:00Z", status: 400, specRejects: true},
+		{path: "/api/v1/recordings?" + rw + "&limit=0", status: 400, specRejects: true},
+		{path: "/api/v1/recordings?" + rw + "&limit=1001", status: 400, specRejects: true},
+		{path: "/api/v1/recordings?" + rw + "&cursor=x", status: 400},
+		{path: "/api/v1/recordings?" + rw + "&usr=dave", status: 400},
+		{path: "/api/v1/recordings?from=2026-12-07T04:09:00Z&to=2026-12-07T04:08:00Z", status: 400},
+		{path: "/api/v1/recordings?" + rw, status: 401, noToken: true},
+		{path: "/api/v1/recordings/gaps?" + rw, status: 200, holds: "gaps"},
+		{path: "/api/v1/recordings/gaps?to=2026-12-07T04:09:00Z", status: 400, specRejects: true},
+		{path: "/api/v1/recordings/gaps?from=2026-11-01T00:00:00Z&to=2026-12-07T04:09:00Z", status: 400},
+		{path: "/api/v1/recordings/gaps?" + rw + "&user=dave", status: 400},
+		{path: "/api/v1/recordings/gaps?" + rw, status: 401, noToken: true},
 		{path: "/api/v1/openapi.json", status: 200, noToken: true},
 		{path: "/healthz", status: 200, noToken: true},
 		{path: "/readyz", status: 200, noToken: true},
@@ -103,11 +134,19 @@ func init() {
 }
 
 // openapiServer serves the API with a token and real metrics over
-// newServerDSN's database, and returns it with its OpenAPI document as it
+// newServerDSN's database with the SIPREC capture added (newServerDSN
+// holds no recording), and returns it with its OpenAPI document as it
 // serves it.
 func openapiServer(t *testing.T) (*api.Server, *httptest.Server, *openapi3.T) {
 	t.Helper()
 	_, db := newServer(t)
+	if err := store.NewWriter(db, store.DefaultWriterConfig()).WriteBatch(context.Background(), loadCapture(t, "kamailio-siprec.pcap")); err != nil {
+		t.Fatal(err)
+	}
+	// Its past days sealed, so that /api/v1/seals answers with a seal.
+	if _, err := db.SealDays(context.Background(), time.Now(), store.DefaultSealConfig()); err != nil {
+		t.Fatal(err)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "hepvault_openapi_test_total", Help: "A metric to serve."}))
 	s := api.New(db, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), nil)
@@ -226,6 +265,13 @@ func TestOpenAPI_Answers(t *testing.T) {
 			}
 			if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
 				t.Fatalf("the answer (%d %s) does not match api/openapi.json: %v\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), err, clip(body))
+			}
+			if tc.holds != "" {
+				var a map[string]json.RawMessage
+				var items []json.RawMessage
+				if err := json.Unmarshal(body, &a); err != nil || json.Unmarshal(a[tc.holds], &items) != nil || len(items) == 0 {
+					t.Fatalf("the answer holds no %s to check against api/openapi.json: %s", tc.holds, clip(body))
+				}
 			}
 			if tc.status < 300 {
 				answered[routeName(route)] = true

@@ -20,6 +20,7 @@ type Store interface {
 	Stats(ctx context.Context, q hepvault.StatsQuery) ([]hepvault.StatsSeries, error)
 	Recordings(ctx context.Context, f store.RecordingFilter) (store.RecordingsPage, error)
 	RecordingGaps(ctx context.Context, from, to time.Time) ([]store.Gap, error)
+	Seals(ctx context.Context, from, to time.Time) ([]store.Seal, error)
 	Ping(ctx context.Context) error
 }
 
@@ -65,6 +66,7 @@ func New(store Store, metrics http.Handler, log *slog.Logger) *Server {
 	e.GET("/api/v1/recordings", s.handleRecordings)
 	e.GET("/api/v1/recordings/gaps", s.handleRecordingGaps)
 	e.GET("/api/v1/openapi.json", s.handleOpenAPI)
+	e.GET("/api/v1/seals", s.handleSeals)
 	for path := range webPaths {
 		e.GET(path, s.handleWeb)
 	}

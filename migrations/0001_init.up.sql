@@ -285,3 +285,47 @@ SELECT date_bin('1 hour', captured_at, '2000-01-01 00:00:00+00') AS hour,
 FROM recording_messages WHERE error IS NOT NULL GROUP BY 1, 2;
 
 COMMENT ON VIEW recording_metadata_errors IS 'SIPREC metadata that could not be read, per hour (UTC) and reason.';
+
+-- Sealed days (store/seal.go). Each UTC day's packets are hashed in
+-- storage order, blocks by (first_at, first_id) and packets in their
+-- block's order, into a Merkle tree (RFC 6962); once the day has ended and
+-- a grace has passed, its root is the day's seal, addendum 0. Packets
+-- stored for a sealed day later are sealed the same way as addendum 1, 2,
+-- ... . The root covers each packet's stored fields, not these bytes
+-- (store.PacketDigest), so it outlives a change of block format.
+CREATE TABLE seals (
+    day        date        NOT NULL,
+    addendum   integer     NOT NULL,
+    count      bigint      NOT NULL,  -- packets covered
+    root       bytea       NOT NULL,  -- SHA-256, 32 bytes
+    sealed_at  timestamptz NOT NULL,
+    key_id     text,                  -- when signed: first 8 bytes of SHA-256 of the Ed25519 public key, hex
+    public_key bytea,
+    signature  bytea,                 -- Ed25519 over the statement's message (README.md)
+    dropped_at timestamptz,           -- when retention or the disk guard dropped the day's packets
+    PRIMARY KEY (day, addendum)
+);
+
+-- Which seal covers each block, so that an addendum covers exactly the
+-- blocks no earlier seal did, and verify can say which packet of which
+-- block differs: digest is SHA-256 of the block's leaves in order, leaves
+-- the first 4 bytes of each. This table is an index into the seals, not
+-- their proof: a change here changes no root.
+CREATE TABLE seal_blocks (
+    first_at timestamptz NOT NULL,
+    first_id bigint      NOT NULL,
+    day      date        NOT NULL,
+    addendum integer     NOT NULL,
+    count    integer     NOT NULL,
+    digest   bytea       NOT NULL,
+    leaves   bytea       NOT NULL,
+    PRIMARY KEY (first_at, first_id)
+);
+CREATE INDEX seal_blocks_day ON seal_blocks (day, addendum);
+
+-- Days of which packets were stored after the day was sealed: the writer
+-- notes them, and the next addendum seals their packets.
+CREATE TABLE seal_pending (
+    day      date        PRIMARY KEY,
+    noted_at timestamptz NOT NULL
+);

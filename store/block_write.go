@@ -158,6 +158,12 @@ func (db *DB) insertBlocks(ctx context.Context, conn *pgx.Conn, blocks []block, 
 	if err != nil {
 		return 0, err
 	}
+	// Blocks of a sealed day are noted, in their transaction, for the next
+	// addendum (seal.go); any other batch pays a map lookup per block.
+	late, err := db.sealedDays(ctx, blocks)
+	if err != nil {
+		return 0, err
+	}
 	// Prepared once per connection (pgx remembers it): parsing and planning
 	// the insert for every block cost more than the insert.
 	if _, err := conn.Prepare(ctx, insertBlockName, insertBlock); err != nil {
@@ -200,6 +206,9 @@ func (db *DB) insertBlocks(ctx context.Context, conn *pgx.Conn, blocks []block, 
 			p.Close()
 			return fail(err)
 		}
+	}
+	for _, d := range late {
+		p.SendQueryParams(notePending, [][]byte{[]byte(d.Format(time.DateOnly))}, nil, nil, nil)
 	}
 	var (
 		n     int64

@@ -14,6 +14,9 @@
 // that a batch replayed from the spool, which keeps only blocks, gets it too, and writes it to
 // recording_messages with the blocks (recording_write.go); recordings.go reads it back, links each
 // recording to the call it records and finds the answered calls left unrecorded.
+// It seals each ended day's packets into a Merkle tree whose root is the
+// day's seal, verifies the days against their seals, and proves single
+// packets for exports (seal.go).
 // It is the only package that speaks SQL; pgx errors become the root error
 // kinds (hepvault.ErrUnavailable, ...) at this boundary.
 //

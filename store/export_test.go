@@ -31,3 +31,43 @@ func CopyBlocks(w io.Writer, r io.Reader, fromOID, toOID uint32) (blocks, packet
 
 // BlockChecksumSQL is what the archive's copy is verified by, in SQL.
 const BlockChecksumSQL = blockChecksumSQL
+
+// DigestBlocks returns a function that decodes and hashes pkts, encoded as
+// blocks, as sealing and verify do, and returns how many it hashed.
+func DigestBlocks(pkts []hepvault.Packet) func() int {
+	blocks := encodeBlocks(pkts)
+	var (
+		dec blockDecoder
+		dg  digester
+		p   hepvault.Packet
+	)
+	return func() int {
+		n := 0
+		for i := range blocks {
+			if err := dec.reset(blocks[i].format, blocks[i].packets); err != nil {
+				panic(err)
+			}
+			for dec.more() {
+				if err := dec.next(&p); err != nil {
+					panic(err)
+				}
+				dg.digest(&p)
+				n++
+			}
+		}
+		return n
+	}
+}
+
+// SealedDaysOf is what the writer does extra for each batch: which of its
+// blocks' days are sealed.
+func SealedDaysOf(ctx context.Context, db *DB, pkts []hepvault.Packet) func() int {
+	blocks := encodeBlocks(pkts)
+	return func() int {
+		days, err := db.sealedDays(ctx, blocks)
+		if err != nil {
+			panic(err)
+		}
+		return len(days)
+	}
+}

@@ -199,8 +199,10 @@ func (db *DB) dropDay(ctx context.Context, t dayTable) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, dropTable(t.archived)+t.name)
-		return err
+		if _, err = tx.Exec(ctx, dropTable(t.archived)+t.name); err != nil {
+			return err
+		}
+		return forgetSealedDay(ctx, tx, t.day)
 	})
 	if err != nil {
 		return interpretError("drop partition "+t.name, err)

@@ -39,6 +39,7 @@ type DB struct {
 	notReady   atomic.Bool
 	prepareErr atomic.Pointer[error] // the last failed Prepare, for health answers
 	metaOID    atomic.Uint32         // packet_v1's OID, looked up once (packetTypeOID)
+	sealed     sealCache             // the sealed days, for the writer (seal.go)
 	// noStats turns statistics off, for benchmarks that measure their cost
 	// (export_test.go).
 	noStats bool

@@ -8,6 +8,9 @@
 //	                  who asked for what, legal holds, API tokens
 //	hepvault migrate  apply the database schema
 //	hepvault import   load pcap/pcapng capture files into the store
+//	hepvault seals export, verify, export, verify-export
+//	                  the sealed days' statements, their verification, and
+//	                  exports that carry their own proofs
 package main
 
 import (

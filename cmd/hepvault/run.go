@@ -26,6 +26,7 @@ Usage:
                    [--hep-tls ADDR --tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
                    [--api-token TOKEN] [--api-tokens FILE] [--hep-allow CIDR,...] [--hep-auth-key KEY]
                    [--retention 90d] [--min-free-disk 10%] [--max-db-size SIZE]
+                   [--seal-after 1h] [--seal-key FILE]
   hepvault query   [--server URL] [--token TOKEN] [--from T] [--to T] [--limit N] [filters] [--json | --pcap FILE]
   hepvault stats   [--server URL] [--token TOKEN] --from T --to T [--step 1m|5m|1h|1d]
                    --by method|status|status_class|kind|capture_id|pair [--json]
@@ -39,6 +40,10 @@ Usage:
   hepvault recordings gaps --from T --to T [--server URL] [--token TOKEN] [--json]
   hepvault migrate --db DSN
   hepvault import  [--db DSN | --data-dir DIR] [--retention 90d] FILE...   (pcap/pcapng of SIP or HEP)
+  hepvault seals export [--db DSN] [--day D | --from T --to T]      (signed statements, JSON lines)
+  hepvault verify  [--db DSN] [--day D | --from T --to T] [--statements FILE] [--key PUB.pem]
+  hepvault export  [--db DSN] --out DIR [--from T] [--to T] [--call-id ID] [filters]   (pcap + proofs)
+  hepvault verify-export DIR [--key PUB.pem]
 
 Times (T) may be RFC 3339 (2026-11-25T12:20:33Z), unix seconds (1795609948.25),
 or what date prints (Wed Nov 25 12:20:33 UTC 2026).
@@ -76,6 +81,14 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 		return runMigrate(ctx, args[1:], getenv, stderr)
 	case "import":
 		return runImport(ctx, args[1:], getenv, stdout, stderr)
+	case "seals":
+		return runSeals(ctx, args[1:], getenv, stdout, stderr)
+	case "verify":
+		return runVerify(ctx, args[1:], getenv, stdout, stderr)
+	case "export":
+		return runExport(ctx, args[1:], getenv, stdout, stderr)
+	case "verify-export":
+		return runVerifyExport(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

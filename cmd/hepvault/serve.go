@@ -45,6 +45,8 @@ type serveConfig struct {
 	Cluster clusterConfig
 	// TLS is HEP over TLS (serve_tls.go).
 	TLS tlsConfig
+	// Seal says when days are sealed and with which key (seal.go).
+	Seal sealConfig
 	// NodeName names this process in its own record (serve_audit.go);
 	// empty: the host's name and the HTTP address.
 	NodeName string
@@ -74,6 +76,7 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 		return fmt.Errorf("HEPVAULT_SPOOL_MAX_BYTES: %w", err)
 	}
 	addRetentionFlags(fs, getenv, &cfg.Retention)
+	addSealFlags(fs, getenv, &cfg.Seal)
 	fs.Var(bytesFlag{&cfg.SpoolMaxBytes}, "spool-max-bytes", "cap of the spool, e.g. 512M; past it batches are dropped and counted; 0 turns the spool off (env HEPVAULT_SPOOL_MAX_BYTES)")
 	addClusterFlags(fs, getenv, &cfg.Cluster)
 	fs.StringVar(&cfg.NodeName, "node-name", getenv("HEPVAULT_NODE_NAME"),
@@ -99,6 +102,12 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	}
 	if err := cfg.Cluster.check(cfg.Retention.Horizon); err != nil {
 		return err
+	}
+	if _, err := cfg.Seal.storeConfig(); err != nil {
+		return err
+	}
+	if cfg.Seal.After <= 0 {
+		return usagef("--seal-after must be positive, e.g. 1h or 10m")
 	}
 	tuneGC(getenv)
 	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
@@ -174,6 +183,10 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	if s.tls, err = cfg.TLS.load(); err != nil {
 		return nil, err
 	}
+	sealCfg, err := cfg.Seal.storeConfig()
+	if err != nil {
+		return nil, err
+	}
 	var dbPending bool
 	if dbPending, err = s.openDatabase(ctx); err != nil {
 		return nil, err
@@ -234,6 +247,7 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 	s.leader.Every("partitions", time.Hour, s.db.EnsurePartitions)
 	s.leader.Go("retention", s.retention.Run)
 	s.leader.Go("statistics", s.keepStats)
+	s.leader.Go("seals", func(ctx context.Context) { s.keepSeals(ctx, sealCfg) })
 	if err = s.startArchiver(); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,9 @@
 //	storebench query -db DSN -url http://127.0.0.1:9080 -n 1000
 //	                 latency of the two API questions: the first 100 packets
 //	                 of a 1-minute window, and every packet of one Call-ID
+//	storebench seal  -db DSN [-verify-only]
+//	                 seal the ended days of a seeded store (seed -end), then
+//	                 verify them, timing both
 //	storebench drop  -db DSN -n 1000000 -rate 10000
 //	                 fill a past day, then time its drop (retention) while a
 //	                 writer stores today's traffic
@@ -34,7 +37,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("want a command: seed, query, drop or archive")
+		return fmt.Errorf("want a command: seed, query, seal, drop or archive")
 	}
 	switch args[0] {
 	case "seed":
@@ -43,10 +46,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runQuery(ctx, args[1:], stdout, stderr)
 	case "drop":
 		return runDrop(ctx, args[1:], stdout, stderr)
+	case "seal":
+		return runSeal(ctx, args[1:], stdout, stderr)
 	case "archive":
 		return runArchive(ctx, args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("unknown command %q: want seed, query, drop or archive", args[0])
+	return fmt.Errorf("unknown command %q: want seed, query, seal, drop or archive", args[0])
 }
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {

@@ -23,6 +23,7 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	writers := fs.Int("writers", 2, "concurrent writers")
 	batch := fs.Int("batch", 5000, "packets per batch")
 	seedN := fs.Uint64("seed", 1, "random seed")
+	endS := fs.String("end", "", "end the traffic at this RFC 3339 time instead of now (2026-12-06T00:00:00Z: whole past days, which can be sealed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -38,7 +39,13 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	span := time.Duration(*days) * 24 * time.Hour
-	start := time.Now().UTC().Add(-span)
+	end := time.Now().UTC()
+	if *endS != "" {
+		if end, err = time.Parse(time.RFC3339, *endS); err != nil {
+			return fmt.Errorf("-end: %w", err)
+		}
+	}
+	start := end.Add(-span)
 	g := seed.New(seed.Config{Start: start, Rate: float64(*n) / span.Seconds(), Seed: *seedN})
 	w := store.NewWriter(db, store.DefaultWriterConfig())
 

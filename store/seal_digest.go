@@ -1,0 +1,208 @@
+package store
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/hepvault/hepvault"
+)
+
+// A seal proves a day's packets by the hash of each packet's stored fields
+// (PacketDigest), not of the bytes PostgreSQL holds: a new block format, a
+// dump and restore or a change of compression leaves every seal valid.
+//
+// The canonical encoding (version 1), which an auditor can rebuild:
+//
+//	0x01                         version
+//	id                           int64, big-endian
+//	captured_at, received_at     int64 microseconds since 1970 UTC, big-endian
+//	capture_id                   uint32
+//	hep_version, proto_type      uint8 each
+//	correlation_id               string
+//	src_ip                       address, then src_port uint16
+//	dst_ip                       address, then dst_port uint16
+//	transport, kind              uint8 each
+//	invalid_reason, method, request_uri   strings
+//	status_code                  int32 (0: none)
+//	reason, call_id              strings
+//	cseq                         uint32
+//	cseq_method, from_uri, from_tag, to_uri, to_tag, from_user, to_user,
+//	ruri_user, pai_user, via_branch, user_agent, contact, content_type   strings
+//	raw                          string
+//
+// A string is its length as uint32 big-endian, then its bytes (absent: 0);
+// an address its length (0, 4 or 16) as one byte, then its bytes.
+const canonicalVersion = 1
+
+// digestFields names the fields of hepvault.Packet the canonical encoding
+// holds; digestExcluded those left out on purpose, with why. A field in
+// neither fails TestPacketDigest_EveryField, so a new field cannot be
+// forgotten by the seals.
+var (
+	digestFields = []string{"ID", "CapturedAt", "ReceivedAt", "CaptureID", "HEPVersion", "ProtoType",
+		"CorrelationID", "SrcIP", "SrcPort", "DstIP", "DstPort", "Transport", "Kind", "InvalidReason",
+		"Method", "RequestURI", "StatusCode", "Reason", "CallID", "CSeq", "CSeqMethod", "FromURI",
+		"FromTag", "ToURI", "ToTag", "FromUser", "ToUser", "RURIUser", "PAIUser", "ViaBranch",
+		"UserAgent", "Contact", "ContentType", "Raw"}
+	digestExcluded = map[string]string{}
+)
+
+// Hash is a SHA-256 digest: a packet's leaf, a node of a day's tree, a seal's
+// root.
+type Hash = [sha256.Size]byte
+
+// Prefixes that keep a leaf from passing for a node (RFC 6962 §2.1).
+const (
+	leafPrefix = 0x00
+	nodePrefix = 0x01
+)
+
+// AppendCanonical appends the canonical encoding of p's stored fields.
+func AppendCanonical(b []byte, p *hepvault.Packet) []byte {
+	str := func(s string) {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+		b = append(b, s...)
+	}
+	addr := func(a netip.Addr) {
+		if !a.IsValid() {
+			b = append(b, 0)
+			return
+		}
+		s := a.AsSlice()
+		b = append(append(b, byte(len(s))), s...)
+	}
+	b = append(b, canonicalVersion)
+	b = binary.BigEndian.AppendUint64(b, uint64(p.ID))
+	b = binary.BigEndian.AppendUint64(b, uint64(p.CapturedAt.UnixMicro()))
+	b = binary.BigEndian.AppendUint64(b, uint64(p.ReceivedAt.UnixMicro()))
+	b = binary.BigEndian.AppendUint32(b, p.CaptureID)
+	b = append(b, p.HEPVersion, p.ProtoType)
+	str(p.CorrelationID)
+	addr(p.SrcIP)
+	b = binary.BigEndian.AppendUint16(b, p.SrcPort)
+	addr(p.DstIP)
+	b = binary.BigEndian.AppendUint16(b, p.DstPort)
+	b = append(b, byte(p.Transport), byte(p.Kind))
+	str(p.InvalidReason)
+	str(p.Method)
+	str(p.RequestURI)
+	b = binary.BigEndian.AppendUint32(b, uint32(int32(p.StatusCode)))
+	str(p.Reason)
+	str(p.CallID)
+	b = binary.BigEndian.AppendUint32(b, p.CSeq)
+	for _, s := range [...]string{p.CSeqMethod, p.FromURI, p.FromTag, p.ToURI, p.ToTag, p.FromUser, p.ToUser,
+		p.RURIUser, p.PAIUser, p.ViaBranch, p.UserAgent, p.Contact, p.ContentType} {
+		str(s)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(p.Raw)))
+	return append(b, p.Raw...)
+}
+
+// ErrBadCanonical: bytes that are not a canonical packet encoding.
+var ErrBadCanonical = errors.New("store: not a canonical packet encoding")
+
+// DecodeCanonical reads what AppendCanonical wrote; the packet's strings
+// and Raw are copies. Encoding the packet again gives b.
+func DecodeCanonical(b []byte) (hepvault.Packet, error) {
+	var p hepvault.Packet
+	off, ok := 0, true
+	need := func(n int) []byte {
+		if !ok || n < 0 || len(b)-off < n {
+			ok = false
+			return make([]byte, n&0xFFFF)
+		}
+		v := b[off : off+n]
+		off += n
+		return v
+	}
+	u8 := func() uint8 { return need(1)[0] }
+	u16 := func() uint16 { return binary.BigEndian.Uint16(need(2)) }
+	u32 := func() uint32 { return binary.BigEndian.Uint32(need(4)) }
+	u64 := func() uint64 { return binary.BigEndian.Uint64(need(8)) }
+	str := func() string {
+		n := u32()
+		if !ok || uint64(n) > uint64(len(b)-off) {
+			ok = false
+			return ""
+		}
+		return string(need(int(n)))
+	}
+	addr := func() netip.Addr {
+		switch n := u8(); n {
+		case 0:
+			return netip.Addr{}
+		case 4, 16:
+			a, _ := netip.AddrFromSlice(need(int(n)))
+			return a
+		}
+		ok = false
+		return netip.Addr{}
+	}
+	if u8() != canonicalVersion || !ok {
+		return p, fmt.Errorf("%w: unknown version", ErrBadCanonical)
+	}
+	p.ID = int64(u64())
+	p.CapturedAt = time.UnixMicro(int64(u64())).UTC()
+	p.ReceivedAt = time.UnixMicro(int64(u64())).UTC()
+	p.CaptureID = u32()
+	p.HEPVersion, p.ProtoType = u8(), u8()
+	p.CorrelationID = str()
+	p.SrcIP, p.SrcPort = addr(), u16()
+	p.DstIP, p.DstPort = addr(), u16()
+	p.Transport, p.Kind = hepvault.Transport(u8()), hepvault.Kind(u8())
+	p.InvalidReason, p.Method, p.RequestURI = str(), str(), str()
+	p.StatusCode = int(int32(u32()))
+	p.Reason, p.CallID = str(), str()
+	p.CSeq = u32()
+	for _, f := range [...]*string{&p.CSeqMethod, &p.FromURI, &p.FromTag, &p.ToURI, &p.ToTag, &p.FromUser, &p.ToUser,
+		&p.RURIUser, &p.PAIUser, &p.ViaBranch, &p.UserAgent, &p.Contact, &p.ContentType} {
+		*f = str()
+	}
+	p.Raw = []byte(str())
+	if !ok {
+		return hepvault.Packet{}, fmt.Errorf("%w: truncated or malformed", ErrBadCanonical)
+	}
+	if off != len(b) {
+		return hepvault.Packet{}, fmt.Errorf("%w: %d bytes past the end", ErrBadCanonical, len(b)-off)
+	}
+	return p, nil
+}
+
+// LeafHash is the leaf of a canonical encoding: SHA-256(0x00 || canonical).
+func LeafHash(canonical []byte) Hash {
+	h := sha256.New()
+	h.Write([]byte{leafPrefix})
+	h.Write(canonical)
+	var out Hash
+	h.Sum(out[:0])
+	return out
+}
+
+// PacketDigest is the leaf of p in its day's tree: the hash of its stored
+// fields' canonical encoding. Seals, verify and exports all use it.
+func PacketDigest(p *hepvault.Packet) Hash {
+	var d digester
+	return d.digest(p)
+}
+
+// digester computes PacketDigest reusing one buffer: the sealing and
+// verifying of a day call it for every packet.
+type digester struct{ buf []byte }
+
+func (d *digester) digest(p *hepvault.Packet) Hash {
+	d.buf = AppendCanonical(append(d.buf[:0], leafPrefix), p)
+	return sha256.Sum256(d.buf)
+}
+
+// nodeHash is an inner node: SHA-256(0x01 || left || right).
+func nodeHash(l, r *Hash) Hash {
+	var b [1 + 2*sha256.Size]byte
+	b[0] = nodePrefix
+	copy(b[1:], l[:])
+	copy(b[1+sha256.Size:], r[:])
+	return sha256.Sum256(b[:])
+}
