@@ -1,7 +1,10 @@
 // Package api is hepvault's HTTP side (echo): the packet listing, the call
 // flow, statistics, SIPREC recordings, the sealed days' statements
-// (GET /api/v1/seals), health and metrics. It reads through the small Store interface and
-// never imports the collector.
+// (GET /api/v1/seals), coverage, the access log, legal holds, health and
+// metrics. It reads through the small Store and Audit interfaces and never
+// imports the collector. Named tokens with roles (tokens.go) guard the
+// routes, and every request that returns packets, calls, exports or holds
+// is handed to an AccessLog, off the request path (access.go).
 //
 // GET /api/v1/openapi.json serves openapi.json, the OpenAPI 3 description
 // of every route, embedded; a route is described there and only there, and
@@ -85,6 +88,22 @@
 // "count": N}, ...]}, ...]}: a series per key, most frequent first, a point
 // per step, 0 when nothing was counted.
 //
+// # Coverage, access log and holds
+//
+// GET /api/v1/coverage takes from and to (required, at most
+// MaxCoverageWindow apart) and gap (a duration from 1s to 24h, DefaultGap
+// when not given) and answers store.Coverage as JSON.
+//
+// GET /api/v1/access-log (admin) takes from and to (required), token (a
+// token's name) and limit (1 to MaxAccessLogLimit, 1000 when not given):
+// {"entries": [store.AccessEntry, ...]}, oldest first.
+//
+// POST /api/v1/holds (admin) takes a JSON body {"call_id" or "filter",
+// "reason", "from", "to"}: filter is a query string of the packet listing
+// (method=INVITE&user=alice, from and to may be in it); a Call-ID's window
+// may be left out and is then its stored packets'. GET /api/v1/holds
+// [?all=true] lists the holds in force (or all), DELETE /api/v1/holds/{id}
+// ends one. Each answers the hold(s) as store.Hold.
 // # Recordings (SIPREC)
 //
 // GET /api/v1/recordings lists the recording sessions (RFC 7866) whose first

@@ -38,6 +38,7 @@ func (s *Server) handleCalls(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	setReturned(c, len(page.Calls))
 	a := callsAnswer{Calls: page.Calls}
 	if a.Calls == nil {
 		a.Calls = []callflow.Call{}

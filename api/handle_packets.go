@@ -96,6 +96,7 @@ func (s *Server) handleCall(c echo.Context) error {
 // next page's cursor in NextCursorHeader. legs, when not nil, are a call's
 // other legs, written in JSON.
 func (s *Server) answer(c echo.Context, format string, pkts []hepvault.Packet, next string, legs []string, file string) error {
+	setReturned(c, len(pkts))
 	bp := answerBuffers.Get().(*[]byte)
 	var buf []byte
 	var err error

@@ -37,6 +37,8 @@ const testToken = "openapi-test-token"
 // the document itself refuses the request (a limit out of range, a value
 // not in an enum), as the server does.
 type openapiCase struct {
+	method      string // GET when empty
+	body        string // JSON
 	path        string
 	status      int
 	specRejects bool
@@ -112,6 +114,17 @@ var openapiCases = func() []openapiCase {
 		{path: "/", status: 200, noToken: true},
 		{path: "/ui/app.js", status: 200, noToken: true},
 		{path: "/ui/app.css", status: 200, noToken: true},
+		{path: "/api/v1/coverage?" + w, status: 200},
+		{path: "/api/v1/coverage?" + w + "&gap=500ms", status: 400},
+		{path: "/api/v1/coverage?from=2026-11-25T12:00:00Z", status: 400, specRejects: true},
+		{path: "/api/v1/access-log?" + w + "&limit=10", status: 200},
+		{path: "/api/v1/access-log?" + w + "&limit=0", status: 400, specRejects: true},
+		{method: http.MethodPost, path: "/api/v1/holds", body: `{"call_id":"call-1@x","reason":"case 1"}`, status: 201},
+		{method: http.MethodPost, path: "/api/v1/holds", body: `{"filter":"method=INVITE","reason":"case 2","from":"2026-11-25T12:00:00Z","to":"2026-11-25T13:00:00Z"}`, status: 201},
+		{method: http.MethodPost, path: "/api/v1/holds", body: `{"call_id":"call-1@x"}`, status: 400, specRejects: true},
+		{path: "/api/v1/holds?all=true", status: 200},
+		{method: http.MethodDelete, path: "/api/v1/holds/1", status: 200},
+		{method: http.MethodDelete, path: "/api/v1/holds/1", status: 404},
 	}
 }()
 
@@ -204,8 +217,15 @@ func TestOpenAPI_Answers(t *testing.T) {
 	}
 	answered := map[string]bool{}
 	for _, tc := range openapiCases {
-		t.Run(tc.path, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodGet, srv.URL+tc.path, nil)
+		t.Run(tc.method+tc.path, func(t *testing.T) {
+			method := tc.method
+			if method == "" {
+				method = http.MethodGet
+			}
+			req, err := http.NewRequest(method, srv.URL+tc.path, strings.NewReader(tc.body))
+			if tc.body != "" {
+				req.Header.Set("Content-Type", "application/json")
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

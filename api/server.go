@@ -32,6 +32,8 @@ type Server struct {
 	metrics http.Handler
 	spool   Spool // nil: no spool
 	guard   Guard // nil: no disk guard
+	audit   Audit // nil: the store keeps no coverage, access log or holds
+	access  AccessLog
 	// replica, when set, is where the queries read (handle_health.go).
 	replica       Replica
 	maxReplicaLag time.Duration
@@ -47,6 +49,7 @@ func New(store Store, metrics http.Handler, log *slog.Logger) *Server {
 		log = slog.Default()
 	}
 	s := &Server{store: store, metrics: metrics, log: log, echo: echo.New()}
+	s.audit, _ = store.(Audit)
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
@@ -57,6 +60,11 @@ func New(store Store, metrics http.Handler, log *slog.Logger) *Server {
 	e.GET("/api/v1/calls", s.handleCalls)
 	e.GET("/api/v1/calls/:call_id", s.handleCall)
 	e.GET("/api/v1/stats", s.handleStats)
+	e.GET("/api/v1/coverage", s.handleCoverage)
+	e.GET("/api/v1/access-log", s.handleAccessLog)
+	e.GET("/api/v1/holds", s.handleHolds)
+	e.POST("/api/v1/holds", s.handleAddHold)
+	e.DELETE("/api/v1/holds/:id", s.handleEndHold)
 	e.GET("/api/v1/recordings", s.handleRecordings)
 	e.GET("/api/v1/recordings/gaps", s.handleRecordingGaps)
 	e.GET("/api/v1/openapi.json", s.handleOpenAPI)
@@ -66,6 +74,25 @@ func New(store Store, metrics http.Handler, log *slog.Logger) *Server {
 	}
 	return s
 }
+
+// Audit is what the coverage, access log and holds routes need from
+// storage; *store.DB has it.
+type Audit interface {
+	Coverage(ctx context.Context, q store.CoverageQuery) (store.Coverage, error)
+	AccessLog(ctx context.Context, q store.AccessQuery) ([]store.AccessEntry, error)
+	AddHold(ctx context.Context, h store.Hold) (store.Hold, error)
+	Holds(ctx context.Context, all bool) ([]store.Hold, error)
+	EndHold(ctx context.Context, id int64, by string) (store.Hold, error)
+}
+
+// SetAudit has the coverage, access log and holds routes use a; by
+// default they use the store given to New when it has them. Call it before
+// serving.
+func (s *Server) SetAudit(a Audit) { s.audit = a }
+
+// SetAccessLog has every request that returns packets, calls, exports or
+// holds recorded in l. Call it before serving.
+func (s *Server) SetAccessLog(l AccessLog) { s.access = l }
 
 // ServeHTTP makes Server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
@@ -85,6 +112,15 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
+	status, msg := s.errorAnswer(err)
+	if status >= 500 {
+		s.log.Error("api request failed", "path", c.Path(), "status", status, "err", err)
+	}
+	_ = c.JSON(status, map[string]string{"error": msg})
+}
+
+// errorAnswer is the status and message err is answered with.
+func (s *Server) errorAnswer(err error) (int, string) {
 	status, msg := http.StatusInternalServerError, "internal error"
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
@@ -100,8 +136,5 @@ func (s *Server) handleError(err error, c echo.Context) {
 			}
 		}
 	}
-	if status >= 500 {
-		s.log.Error("api request failed", "path", c.Path(), "status", status, "err", err)
-	}
-	_ = c.JSON(status, map[string]string{"error": msg})
+	return status, msg
 }

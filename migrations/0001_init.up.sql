@@ -199,6 +199,63 @@ GROUP BY r.hour, r.dim, u.key;
 
 COMMENT ON VIEW stats_hours IS 'Packets counted per hour (UTC), dimension and key.';
 
+-- hepvault's own record, for coverage (store/coverage.go): each serving
+-- process (node) writes a row per heartbeat period saying it ran from
+-- started_at to ended_at, what it dropped meanwhile by reason (the
+-- collector's drop reasons, the writer's spool_full, spool_error,
+-- disk_full, expired, rejected, and the kernel's UDP drops as
+-- udp_kernel), how many packets it spooled, and whether the database was
+-- unreachable in it. A row for a period the database was down is written
+-- from memory once it answers. next_by is when the node's next row is
+-- due: until then a node whose last row ended recently is taken as
+-- running still.
+CREATE TABLE node_periods (
+    node          text        NOT NULL,
+    started_at    timestamptz NOT NULL,
+    ended_at      timestamptz NOT NULL,
+    next_by       timestamptz NOT NULL,
+    drop_reasons  text[]      NOT NULL,
+    drop_counts   bigint[]    NOT NULL,
+    spooled       bigint      NOT NULL,
+    spool_bytes   bigint      NOT NULL, -- in the spool at ended_at
+    db_down       boolean     NOT NULL,
+    PRIMARY KEY (node, started_at)
+);
+CREATE INDEX node_periods_ended ON node_periods (ended_at);
+
+-- One row per API request that returned packets, calls, exports or holds
+-- (api/access.go), kept as long as the statistics.
+CREATE TABLE access_log (
+    at       timestamptz NOT NULL,
+    token    text        NOT NULL, -- the token's name; '' when the API takes no token
+    role     text        NOT NULL,
+    client   text        NOT NULL, -- the client's address
+    method   text        NOT NULL, -- GET, POST, DELETE
+    route    text        NOT NULL, -- /api/v1/packets, /api/v1/calls/:call_id, ...
+    params   text        NOT NULL, -- the query string, or the hold's id and reason
+    status   smallint    NOT NULL,
+    returned integer     NOT NULL  -- packets, calls or holds in the answer
+);
+CREATE INDEX access_log_at ON access_log (at);
+
+-- Legal holds: the days a hold's window touches are not dropped by
+-- retention (store/holds.go says why whole days). A hold names a Call-ID
+-- or a packet filter (the query string of /api/v1/packets) over
+-- [from_at, to_at); ended_at is set when it is ended, and the row stays.
+CREATE TABLE holds (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    created_by text        NOT NULL,
+    reason     text        NOT NULL,
+    call_id    text,
+    filter     text,
+    from_at    timestamptz NOT NULL,
+    to_at      timestamptz NOT NULL,
+    ended_at   timestamptz,
+    ended_by   text,
+    CHECK ((call_id IS NULL) <> (filter IS NULL)),
+    CHECK (to_at > from_at)
+);
 -- SIPREC (RFC 7866): the recording-session INVITEs, re-INVITEs and UPDATEs
 -- among the stored packets, with the recording metadata (RFC 7865) each
 -- carried, read once by the writer as it stores the packet's block, in the

@@ -6,7 +6,10 @@
 // serves by asking the index for the blocks that can match
 // (query_blocks.go), and the calls of a window with the legs each one is
 // correlated with (calls.go, legs.go). It drops whole days past a retention horizon or when
-// the disk runs short (retention.go). It does not parse SIP: a packet's fields are stored as
+// the disk runs short (retention.go), except the days legal holds keep
+// (holds.go). It says whether a window is complete (coverage.go), from the
+// agents' blocks and the record each serving process keeps of itself, and
+// keeps the API's access log (accesslog.go). It does not parse SIP: a packet's fields are stored as
 // the collector extracted them. The one exception is SIPREC (RFC 7866): the writer reads the
 // recording metadata of recording-session requests (internal/siprec) as it counts a batch, so
 // that a batch replayed from the spool, which keeps only blocks, gets it too, and writes it to

@@ -213,11 +213,19 @@ func (r *Retention) DropExpired(ctx context.Context, now time.Time) (int, error)
 	if err != nil {
 		return 0, err
 	}
+	held, err := r.db.heldDays(ctx)
+	if err != nil {
+		return 0, err
+	}
 	today := dayOf(now)
 	n := 0
 	for _, t := range tables {
 		if t.day.Add(day).After(cutoff) || !t.day.Before(today) {
 			break // oldest first: the rest are newer
+		}
+		if ids := held[t.day]; len(ids) > 0 {
+			r.log.Info("retention: keeping a day past the horizon under legal hold", "day", t.day.Format(time.DateOnly), "holds", ids)
+			continue
 		}
 		start := time.Now()
 		if err := r.db.dropDay(ctx, t); err != nil {
@@ -261,7 +269,26 @@ func (r *Retention) CheckDisk(ctx context.Context, now time.Time) error {
 		}
 		// A day moved to the archive takes no space here.
 		tables = slices.DeleteFunc(tables, func(t dayTable) bool { return t.archived })
-		if len(tables) == 0 || !tables[0].day.Before(today) {
+		held, err := r.db.heldDays(ctx)
+		if err != nil {
+			return err
+		}
+		// The oldest day not under a hold goes first; a held day only when
+		// no other is left (holds.go says why).
+		pick := -1
+		for i, t := range tables {
+			if !t.day.Before(today) {
+				break
+			}
+			if len(held[t.day]) == 0 {
+				pick = i
+				break
+			}
+			if pick < 0 {
+				pick = i
+			}
+		}
+		if pick < 0 {
 			if !r.paused.Swap(true) {
 				r.setDetail(fmt.Sprintf("%s free, %s to keep free, and only today's partition is left: new packets are dropped until space returns",
 					mib(free), mib(need)))
@@ -270,7 +297,11 @@ func (r *Retention) CheckDisk(ctx context.Context, now time.Time) error {
 			}
 			return nil
 		}
-		t := tables[0]
+		t := tables[pick]
+		if ids := held[t.day]; len(ids) > 0 {
+			r.log.Error("disk guard: space short and only days under legal hold are left besides today; dropping the oldest held day, its held packets are lost",
+				"day", t.day.Format(time.DateOnly), "holds", ids, "free_bytes", free, "min_free_bytes", need)
+		}
 		// Set first, so the writer refuses that day's stragglers before
 		// the partition goes.
 		if end := t.day.Add(day).UnixNano(); end > r.diskFloor.Load() {

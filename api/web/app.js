@@ -379,7 +379,11 @@
       ev.preventDefault();
       try {
         const r = await api(pcap);
-        if (!r.ok) throw new Error('pcap: ' + r.status + ' ' + r.statusText);
+        if (!r.ok) {
+          let body = null;
+          try { body = await r.json(); } catch (e) { /* not JSON */ }
+          throw new Error('pcap: ' + ((body && body.error) || r.status + ' ' + r.statusText));
+        }
         const a = document.createElement('a');
         a.href = URL.createObjectURL(await r.blob());
         a.download = fileName;

@@ -3,6 +3,9 @@
 //
 //	hepvault serve    receive HEP, store it, serve the HTTP API
 //	hepvault query    ask a running hepvault for packets
+//	hepvault coverage whether a window's packets are all the agents sent
+//	hepvault access-log, holds, token
+//	                  who asked for what, legal holds, API tokens
 //	hepvault migrate  apply the database schema
 //	hepvault import   load pcap/pcapng capture files into the store
 //	hepvault seals export, verify, export, verify-export

@@ -29,6 +29,7 @@ type metricSources struct {
 	spool         *spool.Spool // nil: no spool
 	spoolMaxBytes int64
 	writes        *writeMetrics
+	access        *store.AccessLogger
 	retention     *store.Retention    // nil: no retention series
 	tls           *collector.TLSCerts // nil: no HEP over TLS
 	leader        *store.Leader       // nil: no leader series
@@ -46,6 +47,12 @@ func newMetricsRegistry(src metricSources) *prometheus.Registry {
 		tlsFamilies(src.col, src.tls),
 		writerFamilies(src),
 	)
+	if src.access != nil {
+		a := src.access
+		reg.MustRegister(families{
+			counterOf("hepvault_access_log_lost_total", "API access log entries lost: the queue was full, or the database did not take them for long.", nil, value(a.Dropped)),
+		})
+	}
 	if src.writes != nil {
 		reg.MustRegister(src.writes.packets, src.writes.seconds)
 	}

@@ -70,6 +70,9 @@ func runQuery(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		if n < 0 {
 			return usagef("query: --limit must be positive, not %d", n)
 		}
+		if w := coverageWarning(ctx, base, q, *token); w != "" {
+			fmt.Fprintln(stderr, w)
+		}
 		return queryPcap(ctx, base, q, *token, n, *page, *pcapFile, stdout, stderr)
 	}
 	if *limit != 0 {
@@ -81,6 +84,9 @@ func runQuery(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	body, err := get(ctx, base+"/api/v1/packets?"+q.Encode(), *token)
 	if err != nil {
 		return err
+	}
+	if w := coverageWarning(ctx, base, q, *token); w != "" {
+		fmt.Fprintln(stderr, w)
 	}
 	_, err = stdout.Write(body)
 	return err

@@ -18,7 +18,9 @@ import (
 func TestQuery_FlagsToParams(t *testing.T) {
 	var got url.Values
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got = r.URL.Query()
+		if r.URL.Path == "/api/v1/packets" { // not the coverage check of a window
+			got = r.URL.Query()
+		}
 		io.WriteString(w, "no packets match\n")
 	}))
 	defer srv.Close()

@@ -24,7 +24,7 @@ into PostgreSQL and answers what the first N packets of a time window were.
 Usage:
   hepvault serve   [--db DSN] [--data-dir DIR] [--hep-udp ADDR] [--hep-tcp ADDR] [--http ADDR]
                    [--hep-tls ADDR --tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
-                   [--api-token TOKEN] [--hep-allow CIDR,...] [--hep-auth-key KEY]
+                   [--api-token TOKEN] [--api-tokens FILE] [--hep-allow CIDR,...] [--hep-auth-key KEY]
                    [--retention 90d] [--min-free-disk 10%] [--max-db-size SIZE]
                    [--seal-after 1h] [--seal-key FILE]
   hepvault query   [--server URL] [--token TOKEN] [--from T] [--to T] [--limit N] [filters] [--json | --pcap FILE]
@@ -32,6 +32,10 @@ Usage:
                    --by method|status|status_class|kind|capture_id|pair [--json]
   hepvault calls [list] --from T --to T [--server URL] [--token TOKEN] [--limit N] [filters] [--json]
   hepvault calls show CALL_ID [--server URL] [--token TOKEN] [--json] [--width N] [--pcap FILE]
+  hepvault coverage --from T --to T [--gap 60s] [--server URL] [--token TOKEN] [--json]
+  hepvault access-log --from T --to T [--name TOKEN_NAME] [--server URL] [--token TOKEN] [--json]
+  hepvault holds [list [--all] | add (--call-id ID | --filter QUERY) --reason R [--from T --to T] | end ID]
+  hepvault token new NAME read|export|admin
   hepvault recordings [list] --from T --to T [--user U] [--server URL] [--token TOKEN] [--limit N] [--json]
   hepvault recordings gaps --from T --to T [--server URL] [--token TOKEN] [--json]
   hepvault migrate --db DSN
@@ -63,6 +67,14 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 		return runStats(ctx, args[1:], getenv, stdout, stderr)
 	case "calls":
 		return runCalls(ctx, args[1:], getenv, stdout, stderr)
+	case "coverage":
+		return runCoverage(ctx, args[1:], getenv, stdout, stderr)
+	case "access-log":
+		return runAccessLog(ctx, args[1:], getenv, stdout, stderr)
+	case "holds":
+		return runHolds(ctx, args[1:], getenv, stdout, stderr)
+	case "token":
+		return runToken(args[1:], stdout, stderr)
 	case "recordings":
 		return runRecordings(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":

@@ -52,6 +52,13 @@ type serveConfig struct {
 	TLS tlsConfig
 	// Seal says when days are sealed and with which key (seal.go).
 	Seal sealConfig
+	// NodeName names this process in its own record (serve_audit.go);
+	// empty: the host's name and the HTTP address.
+	NodeName string
+	// Heartbeat is how often that record is written (default a minute).
+	Heartbeat time.Duration
+	// QueueSize, when above 0, is the collector's queue (tests shrink it).
+	QueueSize int
 }
 
 func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) error {
@@ -85,6 +92,8 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	addSealFlags(fs, getenv, &cfg.Seal)
 	fs.Var(bytesFlag{&cfg.SpoolMaxBytes}, "spool-max-bytes", "cap of the spool, e.g. 512M; past it batches are dropped and counted; 0 turns the spool off (env HEPVAULT_SPOOL_MAX_BYTES)")
 	addClusterFlags(fs, getenv, &cfg.Cluster)
+	fs.StringVar(&cfg.NodeName, "node-name", getenv("HEPVAULT_NODE_NAME"),
+		"this process's name in its own record, which coverage reads (env HEPVAULT_NODE_NAME; default host/http-address)")
 	statsRetention := fs.String("stats-retention", envDefault(getenv, "HEPVAULT_STATS_RETENTION", defaultStatsRetention),
 		"how long per-minute statistics are kept, e.g. 2y, 400d, 720h (env HEPVAULT_STATS_RETENTION)")
 	if err := parseFlags(fs, args); err != nil {
@@ -165,6 +174,9 @@ type server struct {
 	writerDone chan error
 	cancelBg   context.CancelFunc
 	awaitDone  chan struct{} // awaitDatabase ended; nil when not started (dbwait.go)
+	retainDone chan struct{} // retention's loop ended; nil when not started
+	auditDone  chan struct{} // the node record and the access log are written
+	access     *store.AccessLogger
 	leaderDone chan struct{} // the leader election and its jobs ended; nil when not started
 	readDone   chan struct{} // awaitReadDatabase ended; nil when not started
 	failed     chan error
@@ -208,6 +220,9 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 		return nil, err
 	}
 	ccfg.AuthKey = []byte(cfg.HEPAuthKey)
+	if cfg.QueueSize > 0 {
+		ccfg.QueueSize = cfg.QueueSize
+	}
 	ccfg.TLSAddr, ccfg.TLS = cfg.TLS.Addr, s.tls
 	ccfg.CorrelationHeaders = cfg.CorrelationHeaders
 	s.col = collector.New(ccfg)
@@ -262,6 +277,22 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 			s.awaitReadDatabase(bg)
 		}()
 	}
+	if s.cfg.NodeName == "" {
+		s.cfg.NodeName = defaultNodeName(s.httpLn.Addr().String())
+	}
+	if s.cfg.Heartbeat <= 0 {
+		s.cfg.Heartbeat = defaultHeartbeat
+	}
+	s.access = store.NewAccessLogger(s.db, log, 4096)
+	s.auditDone = make(chan struct{})
+	started := time.Now()
+	go func() {
+		defer close(s.auditDone)
+		done := make(chan struct{})
+		go func() { defer close(done); s.access.Run(bg) }()
+		s.keepNodeRecord(bg, started)
+		<-done
+	}()
 	if dbPending {
 		s.awaitDone = make(chan struct{})
 		go func() {
@@ -272,12 +303,15 @@ func startServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (_ *ser
 
 	reg := newMetricsRegistry(metricSources{
 		col: s.col, writer: s.writer, spool: s.spool, spoolMaxBytes: cfg.SpoolMaxBytes, writes: writes,
-		retention: s.retention, tls: s.tls, leader: s.leader, archiver: s.archiver, readDB: s.readDB,
+		retention: s.retention, tls: s.tls, leader: s.leader, archiver: s.archiver, readDB: s.readDB, access: s.access,
 	})
 	handler := api.New(s.readStore(), metricsHandler(reg, log), log)
 	if s.readDB != nil {
 		handler.SetReplica(s.readDB, cfg.Cluster.MaxReplicaLag)
 	}
+	// Holds and the access log are written: the primary, never a replica.
+	handler.SetAudit(s.db)
+	handler.SetAccessLog(s.access)
 	handler.SetAccess(acfg)
 	handler.SetGuard(guardState{s.retention})
 	if s.spool != nil {
@@ -333,6 +367,9 @@ func (s *server) shutdown() error {
 	}
 	if s.readDone != nil {
 		<-s.readDone
+	}
+	if s.auditDone != nil {
+		<-s.auditDone
 	}
 	m := s.col.Metrics()
 	ws := s.writer.Stats()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -18,8 +19,10 @@ type guardConfig struct {
 	TCPMaxConns   int
 	HEPAllow      string
 	APIToken      string
-	QueryTimeout  time.Duration
-	envErr        error // a number in the environment that is not one
+	// APITokens is the tokens file (api.ParseTokens): named tokens with roles.
+	APITokens    string
+	QueryTimeout time.Duration
+	envErr       error // a number in the environment that is not one
 }
 
 func addGuardFlags(fs *flag.FlagSet, getenv env, g *guardConfig) {
@@ -32,6 +35,8 @@ func addGuardFlags(fs *flag.FlagSet, getenv env, g *guardConfig) {
 		"networks allowed to send HEP, CIDR,...; others are dropped and counted as not_allowed; empty allows all (env HEPVAULT_HEP_ALLOW)")
 	fs.StringVar(&g.APIToken, "api-token", getenv("HEPVAULT_API_TOKEN"),
 		"require \"Authorization: Bearer TOKEN\" on every API route but /healthz (env HEPVAULT_API_TOKEN)")
+	fs.StringVar(&g.APITokens, "api-tokens", getenv("HEPVAULT_API_TOKENS"),
+		"file of named API tokens with roles, one \"NAME ROLE SHA256\" a line (hepvault token new NAME ROLE makes one) (env HEPVAULT_API_TOKENS)")
 	fs.DurationVar(&g.QueryTimeout, "query-timeout", acfg.QueryTimeout, "how long one API request may spend in the database")
 }
 
@@ -59,6 +64,16 @@ func (g guardConfig) apply(ccfg *collector.Config, acfg *api.AccessConfig) error
 		acfg.QueryTimeout = g.QueryTimeout
 	}
 	ccfg.Allow, acfg.Token = allow, g.APIToken
+	if g.APITokens != "" {
+		f, err := os.Open(g.APITokens)
+		if err != nil {
+			return usagef("--api-tokens: %v", err)
+		}
+		defer f.Close()
+		if acfg.Tokens, err = api.ParseTokens(f); err != nil {
+			return usagef("--api-tokens %s: %v", g.APITokens, err)
+		}
+	}
 	return nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -176,4 +178,28 @@ func TestServe_HTTPLimits(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), `"error"`) {
 		t.Fatalf("unexpected answer to a 1 MiB body; got %d %s; want 413", resp.StatusCode, body)
 	}
+}
+
+func TestServe_APITokensFile_Failure(t *testing.T) {
+	dir := t.TempDir()
+	f := func(content, want string) {
+		t.Helper()
+		path := filepath.Join(dir, "tokens")
+		if content != "" {
+			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			os.Remove(path)
+		}
+		var errOut bytes.Buffer
+		err := run(context.Background(), []string{"serve", "--api-tokens", path}, func(string) string { return "" }, io.Discard, &errOut)
+		var ue usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("unexpected error for tokens %q; got %v; want a usage error saying %q", content, err, want)
+		}
+	}
+	f("", "--api-tokens: open")
+	f("alice read abc\n", "line 1: hash: want 64 hex digits")
+	f("alice root "+strings.Repeat("ab", 32)+"\n", `role "root"`)
 }

@@ -20,7 +20,12 @@ func (s *server) keepStats(ctx context.Context) {
 	for {
 		if s.db.Ready() { // else awaitDatabase is still waiting: try next minute
 			if dropped.IsZero() || now.Sub(dropped) >= time.Hour {
-				if err := s.db.DropStatsBefore(ctx, now.Add(-s.cfg.StatsRetention)); err != nil {
+				err := s.db.DropStatsBefore(ctx, now.Add(-s.cfg.StatsRetention))
+				if err == nil {
+					// The access log and the node record go with the statistics.
+					err = s.db.DropAuditBefore(ctx, now.Add(-s.cfg.StatsRetention))
+				}
+				if err != nil {
 					if ctx.Err() != nil {
 						return
 					}

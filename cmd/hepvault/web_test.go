@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"maps"
@@ -50,13 +52,20 @@ type arrow struct {
 }
 
 // TestWeb_Browser drives the web page in a headless Chromium against a
-// hepvault holding the real Kamailio capture, behind an API token: the
+// hepvault holding the real Kamailio capture, behind a named API token
+// with the export role: the
 // token prompt, the packet list of a window, a call's ladder (arrows,
 // order, labels and columns held to internal/callflow), a raw message, the
 // shared URL of a call, and its pcap.
 func TestWeb_Browser(t *testing.T) {
 	chrome := livetest.RequireProgram(t, "chromium", "chromium", "chromium-browser", "google-chrome")
-	s := startTestServerWith(t, func(c *serveConfig) { c.Guard.APIToken = webToken })
+	// A named token of the tokens file, with the role the pcap needs.
+	sum := sha256.Sum256([]byte(webToken))
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("browser export "+hex.EncodeToString(sum[:])+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startTestServerWith(t, func(c *serveConfig) { c.Guard.APITokens = tokens })
 	file := filepath.Join(fixture.Dir(t), fixture.HEP3+".pcap")
 	if out, errOut, err := runImportCmd(t, s.cfg.DB, file); err != nil {
 		t.Fatalf("import: %v\n%s%s", err, out, errOut)
