@@ -24,8 +24,14 @@ func interpretError(op string, err error) error {
 	if errors.As(err, &pgErr) {
 		// Class 08 (connection), 53 (resources), 57 (operator intervention:
 		// shutdown, admin kill) mean the database is not there for us now.
+		// A lock not had within lock_timeout (55P03) or a transaction
+		// rolled back for a deadlock or serialization (class 40) is the
+		// database busy: the same statement succeeds when tried again.
 		switch pgErr.Code[:2] {
-		case "08", "53", "57":
+		case "08", "53", "57", "40":
+			return fmt.Errorf("store: %s: %w: %v", op, hepvault.ErrUnavailable, err)
+		}
+		if pgErr.Code == "55P03" {
 			return fmt.Errorf("store: %s: %w: %v", op, hepvault.ErrUnavailable, err)
 		}
 		return fmt.Errorf("store: %s: %w", op, err)

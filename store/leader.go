@@ -117,9 +117,14 @@ func (l *Leader) Go(name string, run func(ctx context.Context)) {
 	l.jobs = append(l.jobs, leaderJob{name, run})
 }
 
+// leaderJobRetry is how soon an Every job that failed runs again: a busy
+// database (a lock not had in time) is not an hour's wait.
+const leaderJobRetry = 5 * time.Second
+
 // Every registers job to run when this process becomes leader and then
 // every interval while it leads; a run waits for the database to be ready
-// (Prepare), and a failed run is logged and tried again at the next tick.
+// (Prepare), and a failed run is logged and tried again within
+// leaderJobRetry.
 func (l *Leader) Every(name string, every time.Duration, job func(ctx context.Context, now time.Time) error) {
 	l.Go(name, func(ctx context.Context) {
 		t := time.NewTicker(every)
@@ -128,13 +133,16 @@ func (l *Leader) Every(name string, every time.Duration, job func(ctx context.Co
 			if !l.waitReady(ctx) {
 				return
 			}
+			next := t.C
 			if err := job(ctx, time.Now()); err != nil && ctx.Err() == nil {
-				l.log.Warn("leader job failed; tried again at its next run", "job", name, "every_s", every.Seconds(), "err", err)
+				retry := min(every, leaderJobRetry)
+				l.log.Warn("leader job failed; tried again", "job", name, "retry_in_s", retry.Seconds(), "err", err)
+				next = time.After(retry)
 			}
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
+			case <-next:
 			}
 		}
 	})

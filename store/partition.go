@@ -83,6 +83,15 @@ func (p *partitioner) create(ctx context.Context, d time.Time) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, partitionLock); err != nil {
 			return err
 		}
+		// CREATE ... PARTITION OF locks packet_blocks against every other
+		// use, so it waits for the longest reader (a day being sealed, an
+		// auditor's query), and every writer's INSERT queues behind it. A
+		// short wait, then an error the caller tries again, keeps writes
+		// from stalling behind a reader; it also breaks the cycle of a
+		// transaction whose own helpers read behind the CREATE (sealing).
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '2s'`); err != nil {
+			return err
+		}
 		var exists, attached, foreign bool
 		err := tx.QueryRow(ctx, `SELECT c.oid IS NOT NULL, i.inhrelid IS NOT NULL, coalesce(k.relkind = 'f', false)
 			FROM (SELECT to_regclass($1) AS oid) c LEFT JOIN pg_inherits i ON i.inhrelid = c.oid
