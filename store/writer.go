@@ -119,10 +119,12 @@ type Writer struct {
 	// dbAway is set while the database is away: a writer spooled a batch
 	// after a failed write, and no write has succeeded since.
 	dbAway atomic.Bool
-	// queueFilling reports that Run's input channel is over half full: a
-	// batch then goes to the spool at its first failed write, not after
-	// SpoolAfter, which at 100,000 packets a second is longer than the
-	// collector's queue lasts.
+	// queueFilling reports that Run's input channel is over a quarter
+	// full: a batch then goes to the spool at its first failed write, not
+	// after SpoolAfter, which at 100,000 packets a second is longer than
+	// the collector's queue lasts, or, when every writer is busy, at once
+	// (Run's overflow). A quarter: the rest of the queue (~0.5 s at that
+	// rate) absorbs Run's own pauses while the machine's cores are all busy.
 	queueFilling func() bool
 }
 
@@ -190,7 +192,7 @@ func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
 	if w.spool != nil {
 		defer goUntilStopped(ctx, w.replay)()
 	}
-	w.queueFilling = func() bool { return 2*len(in) > cap(in) }
+	w.queueFilling = func() bool { return 4*len(in) > cap(in) }
 	// One slot per writer plus one: Run encodes into the spare while every
 	// writer has a batch in hand, then waits for a slot.
 	slots := make(chan *writeSlot, w.cfg.Writers+1)
@@ -275,7 +277,8 @@ func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
 }
 
 // takeSlot waits for a free slot; with a spool, it gives up (nil) as soon as
-// Run's input queue is over half full, for the batch to go to the spool.
+// Run's input queue is filling (queueFilling), for the batch to go to the
+// spool.
 func (w *Writer) takeSlot(slots <-chan *writeSlot, errc <-chan error) (*writeSlot, error) {
 	select {
 	case s := <-slots:

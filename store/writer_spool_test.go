@@ -319,7 +319,7 @@ func TestWriter_SpoolsWhatArrivesAfterCancel(t *testing.T) {
 }
 
 // A database that answers but falls behind live traffic: once every writer
-// has a batch in hand and the queue is half full, batches go to the spool
+// has a batch in hand and the queue is a quarter full, batches go to the spool
 // rather than the queue overflowing, and writers and replayer together
 // store each packet once.
 func TestWriter_OverflowsToSpoolWhenDatabaseIsBehind(t *testing.T) {
@@ -350,7 +350,7 @@ func TestWriter_OverflowsToSpoolWhenDatabaseIsBehind(t *testing.T) {
 	in, stop := runWriter(t, w, ctx)
 
 	// The writers take cfg.Writers batches and Run encodes one more; the
-	// rest waits in the queue (10,000) until it is half full.
+	// rest waits in the queue (10,000) until it is a quarter full.
 	const n = 8000
 	send(in, calls("live", n))
 	waitFor(t, "batches overflowing to the spool", func() bool { return w.Stats().Spooled > 0 })
