@@ -85,7 +85,7 @@ func runServe(ctx context.Context, args []string, getenv env, stderr io.Writer) 
 	addGuardFlags(fs, getenv, &cfg.Guard)
 	fs.StringVar(&cfg.SpoolDir, "spool-dir", getenv("HEPVAULT_SPOOL_DIR"), "folder for batches the database cannot take (env HEPVAULT_SPOOL_DIR; default <data-dir>/spool)")
 	cfg.SpoolMaxBytes = defaultSpoolMaxBytes
-	if err := (bytesFlag{&cfg.SpoolMaxBytes}).Set(envDefault(getenv, "HEPVAULT_SPOOL_MAX_BYTES", "1G")); err != nil {
+	if err := (bytesFlag{&cfg.SpoolMaxBytes}).Set(envDefault(getenv, "HEPVAULT_SPOOL_MAX_BYTES", "4G")); err != nil {
 		return fmt.Errorf("HEPVAULT_SPOOL_MAX_BYTES: %w", err)
 	}
 	addRetentionFlags(fs, getenv, &cfg.Retention)

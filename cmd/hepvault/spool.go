@@ -10,9 +10,11 @@ import (
 	"github.com/hepvault/hepvault/store/spool"
 )
 
-// defaultSpoolMaxBytes caps the spool unless told otherwise: at ~600 bytes
-// a packet, about 1.7 million packets, minutes of a busy farm's traffic.
-const defaultSpoolMaxBytes = 1 << 30
+// defaultSpoolMaxBytes caps the spool unless told otherwise: at ~1 KB a
+// packet spooled, about 4 million packets, 40 s of 100,000 packets a
+// second (a database restart, a failover) or hours of a small farm's. The
+// disk guard counts it against --min-free-disk.
+const defaultSpoolMaxBytes = 4 << 30
 
 // spoolDir is --spool-dir, or the spool folder in --data-dir.
 func (cfg serveConfig) spoolDir() string {
