@@ -211,6 +211,11 @@ func (db *DB) dropDay(ctx context.Context, t dayTable) error {
 		if _, err = tx.Exec(ctx, dropTable(t.archived)+t.name); err != nil {
 			return err
 		}
+		// A recording's metadata goes with the packets it was read from.
+		if _, err = tx.Exec(ctx, `DELETE FROM recording_messages WHERE captured_at >= $1 AND captured_at < $2`,
+			t.day, t.day.Add(day)); err != nil {
+			return err
+		}
 		return forgetSealedDay(ctx, tx, t.day)
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -70,6 +71,18 @@ func TestRetention_DropExpired(t *testing.T) {
 	if err := db.EnsurePartitions(ctx, now); err != nil {
 		t.Fatal(err)
 	}
+	// A recording's metadata of a dropped day goes with it; a kept day's stays.
+	rconn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rconn.Close(ctx)
+	for i, at := range []time.Time{gone[0], kept[1]} {
+		if _, err := rconn.Exec(ctx, `INSERT INTO recording_messages (call_id, captured_at, packet_id, method, cseq)
+			VALUES ($1, $2, $3, 'INVITE', 1)`, fmt.Sprintf("rec-%d", i), at, i); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// A writer goes on storing today's packets while the days are dropped.
 	wctx, stop := context.WithCancel(ctx)
@@ -113,6 +126,13 @@ func TestRetention_DropExpired(t *testing.T) {
 		if !slices.Contains(parts, partName(at)) {
 			t.Fatalf("unexpected partitions; got %v; want %s kept", parts, partName(at))
 		}
+	}
+	var recs []string
+	if err := rconn.QueryRow(ctx, `SELECT coalesce(array_agg(call_id ORDER BY call_id), '{}') FROM recording_messages`).Scan(&recs); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(recs, []string{"rec-1"}) {
+		t.Fatalf("unexpected recording messages after the drop; got %v; want [rec-1]", recs)
 	}
 	ids := slices.DeleteFunc(callIDs(t, db), func(s string) bool { return s == "live" })
 	if want := []string{"call-c", "call-d", "call-e"}; !slices.Equal(ids, want) {
