@@ -237,7 +237,7 @@ func (q *blockQuery) packets(p *params) string {
 // walk reads the blocks of the window in order, up to limit of them (-1:
 // all), sending only those whose terms hold a match.
 func (q *blockQuery) walk(ctx context.Context, limit int) error {
-	page := firstBlockPage
+	page := q.nextPage(firstBlockPage)
 	for !q.done && limit != 0 {
 		if limit > 0 {
 			page = min(page, limit)
@@ -255,9 +255,26 @@ func (q *blockQuery) walk(ctx context.Context, limit int) error {
 		if limit > 0 {
 			limit -= read
 		}
-		page = min(4*page, maxBlockPage)
+		page = q.nextPage(min(4*page, maxBlockPage))
 	}
 	return nil
+}
+
+// nextPage is how many blocks the walk reads next: grown, at most to
+// grown, yet no more than the matches still missing need at the rate found
+// so far, with a quarter to spare. PostgreSQL builds a page whole even
+// when the first blocks of it were enough: a full 512-block page cost
+// status=486 ~15 ms of its ~20 when 10 blocks would have done.
+func (q *blockQuery) nextPage(grown int) int {
+	found, missing := len(q.r.pkts), q.r.n-len(q.r.pkts)
+	switch {
+	case q.blocksRead == 0 || found == 0:
+		return grown
+	case missing <= 0:
+		return firstBlockPage // only blocks that start before the n-th match matter
+	}
+	need := missing*q.blocksRead*5/(4*found) + 2
+	return max(firstBlockPage, min(grown, need))
 }
 
 // lookup reads the blocks the term index names, in order: with slice 0
