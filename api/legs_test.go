@@ -12,11 +12,9 @@ import (
 
 	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/api"
-	"github.com/hepvault/hepvault/collector"
-	"github.com/hepvault/hepvault/collector/hep"
-	"github.com/hepvault/hepvault/collector/sip"
 	"github.com/hepvault/hepvault/internal/callflow"
 	"github.com/hepvault/hepvault/internal/fixture"
+	"github.com/hepvault/hepvault/internal/fixture/collected"
 	"github.com/hepvault/hepvault/internal/pcapout/pcapouttest"
 	"github.com/hepvault/hepvault/store"
 )
@@ -28,29 +26,12 @@ import (
 func newLegsServer(t *testing.T) (*httptest.Server, []hepvault.Packet, [][2]string) {
 	t.Helper()
 	db, _ := migratedDB(t)
-	var (
-		dec  hep.Decoder
-		hp   hep.Packet
-		m    sip.Message
-		pkts []hepvault.Packet
-	)
-	for i, d := range fixture.HEP(t, fixture.LegsPcap) {
-		if err := dec.Decode(d, &hp); err != nil {
-			t.Fatalf("HEP packet %d: %v", i+1, err)
-		}
-		err := sip.Parse(hp.Payload, &m)
-		pkts = append(pkts, collector.Build(&hp, &m, err, hp.Time(), int64(i+1)))
-	}
+	pkts := collected.HEP(t, fixture.LegsPcap)
 	if err := store.NewWriter(db, store.DefaultWriterConfig()).WriteBatch(context.Background(), pkts); err != nil {
 		t.Fatal(err)
 	}
 	callflow.Sort(pkts)
-	var pairs [][2]string
-	for _, m := range fixture.LoadTSV(t, fixture.LegsPcap) {
-		if m.XCID != "" {
-			pairs = append(pairs, [2]string{m.XCID, m.CallID})
-		}
-	}
+	pairs := collected.LegPairs(t)
 	if len(pairs) != 2 {
 		t.Fatalf("unexpected X-CID INVITEs in the truth: %d; want 2", len(pairs))
 	}

@@ -7,10 +7,8 @@ import (
 	"time"
 
 	"github.com/hepvault/hepvault"
-	"github.com/hepvault/hepvault/collector"
-	"github.com/hepvault/hepvault/collector/hep"
-	"github.com/hepvault/hepvault/collector/sip"
 	"github.com/hepvault/hepvault/internal/fixture"
+	"github.com/hepvault/hepvault/internal/fixture/collected"
 	"github.com/hepvault/hepvault/store"
 )
 
@@ -18,20 +16,7 @@ import (
 // builds them.
 func legsPackets(t *testing.T) []hepvault.Packet {
 	t.Helper()
-	var (
-		dec  hep.Decoder
-		hp   hep.Packet
-		m    sip.Message
-		pkts []hepvault.Packet
-	)
-	for i, d := range fixture.HEP(t, fixture.LegsPcap) {
-		if err := dec.Decode(d, &hp); err != nil {
-			t.Fatalf("HEP packet %d: %v", i+1, err)
-		}
-		err := sip.Parse(hp.Payload, &m)
-		pkts = append(pkts, collector.Build(&hp, &m, err, hp.Time(), int64(i+1)))
-	}
-	return pkts
+	return collected.HEP(t, fixture.LegsPcap)
 }
 
 // legsTruth is tshark's reading of the capture's SIP on the wire, by the

@@ -23,11 +23,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/api"
-	"github.com/hepvault/hepvault/collector"
-	"github.com/hepvault/hepvault/collector/hep"
-	"github.com/hepvault/hepvault/collector/sip"
 	"github.com/hepvault/hepvault/internal/callflow"
 	"github.com/hepvault/hepvault/internal/fixture"
+	"github.com/hepvault/hepvault/internal/fixture/collected"
 	"github.com/hepvault/hepvault/internal/livetest"
 	"github.com/hepvault/hepvault/internal/pcapout/pcapouttest"
 	"github.com/hepvault/hepvault/store"
@@ -595,28 +593,7 @@ func ptrTo[T any](v T) *T { return &v }
 // and its (caller's, callee's) Call-ID pairs as tshark read them (X-CID).
 func legsFixture(t *testing.T) ([]hepvault.Packet, [][2]string) {
 	t.Helper()
-	var (
-		dec  hep.Decoder
-		hp   hep.Packet
-		m    sip.Message
-		pkts []hepvault.Packet
-	)
-	for i, d := range fixture.HEP(t, fixture.LegsPcap) {
-		if err := dec.Decode(d, &hp); err != nil {
-			t.Fatalf("HEP packet %d: %v", i+1, err)
-		}
-		err := sip.Parse(hp.Payload, &m)
-		pkts = append(pkts, collector.Build(&hp, &m, err, hp.Time(), int64(i+1)))
-	}
+	pkts := collected.HEP(t, fixture.LegsPcap)
 	callflow.Sort(pkts)
-	var pairs [][2]string
-	for _, m := range fixture.LoadTSV(t, fixture.LegsPcap) {
-		if m.XCID != "" {
-			pairs = append(pairs, [2]string{m.XCID, m.CallID})
-		}
-	}
-	if len(pairs) == 0 {
-		t.Fatal("no X-CID INVITE in the truth of the legs capture")
-	}
-	return pkts, pairs
+	return pkts, collected.LegPairs(t)
 }
