@@ -2,6 +2,7 @@ package siprec
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -25,77 +26,49 @@ func (s *State) Apply(md *Metadata) {
 	if md == nil {
 		return
 	}
-	for _, g := range md.Groups {
-		at := index(s.Groups, func(o Group) bool { return o.ID == g.ID })
+	merge(&s.Groups, md.Groups, func(o, n *Group) bool { return o.ID == n.ID }, func(o, n *Group) {
+		o.AssociateTime = orTime(n.AssociateTime, o.AssociateTime)
+		o.DisassociateTime = orTime(n.DisassociateTime, o.DisassociateTime)
+	})
+	merge(&s.Sessions, md.Sessions, func(o, n *Session) bool { return o.ID == n.ID }, func(o, n *Session) {
+		o.GroupRef = orString(n.GroupRef, o.GroupRef)
+		o.SIPSessionIDs = union(o.SIPSessionIDs, n.SIPSessionIDs)
+		o.CallIDs = union(o.CallIDs, n.CallIDs)
+		o.StartTime = orTime(n.StartTime, o.StartTime)
+		o.StopTime = orTime(n.StopTime, o.StopTime)
+	})
+	merge(&s.Participants, md.Participants, func(o, n *Participant) bool { return o.ID == n.ID }, func(o, n *Participant) {
+		o.AOR, o.Name = orString(n.AOR, o.AOR), orString(n.Name, o.Name)
+	})
+	merge(&s.Streams, md.Streams, func(o, n *Stream) bool { return o.ID == n.ID }, func(o, n *Stream) {
+		o.Session, o.Label = orString(n.Session, o.Session), orString(n.Label, o.Label)
+	})
+	merge(&s.SessionAssocs, md.SessionAssocs, func(o, n *SessionAssoc) bool { return o.Session == n.Session }, func(o, n *SessionAssoc) {
+		o.AssociateTime = orTime(n.AssociateTime, o.AssociateTime)
+		o.DisassociateTime = orTime(n.DisassociateTime, o.DisassociateTime)
+	})
+	merge(&s.ParticipantAssocs, md.ParticipantAssocs, func(o, n *ParticipantAssoc) bool {
+		return o.Participant == n.Participant && o.Session == n.Session
+	}, func(o, n *ParticipantAssoc) {
+		o.AssociateTime = orTime(n.AssociateTime, o.AssociateTime)
+		o.DisassociateTime = orTime(n.DisassociateTime, o.DisassociateTime)
+	})
+	merge(&s.StreamAssocs, md.StreamAssocs, func(o, n *StreamAssoc) bool { return o.Participant == n.Participant }, func(o, n *StreamAssoc) {
+		o.Send, o.Recv = union(o.Send, n.Send), union(o.Recv, n.Recv)
+	})
+}
+
+// merge applies the elements of from to into: one that no element of into
+// is the same as is appended; else update folds it into that element.
+func merge[T any](into *[]T, from []T, same func(o, n *T) bool, update func(o, n *T)) {
+	for i := range from {
+		n := &from[i]
+		at := slices.IndexFunc(*into, func(o T) bool { return same(&o, n) })
 		if at < 0 {
-			s.Groups = append(s.Groups, g)
+			*into = append(*into, *n)
 			continue
 		}
-		o := &s.Groups[at]
-		o.AssociateTime = orTime(g.AssociateTime, o.AssociateTime)
-		o.DisassociateTime = orTime(g.DisassociateTime, o.DisassociateTime)
-	}
-	for _, cs := range md.Sessions {
-		at := index(s.Sessions, func(o Session) bool { return o.ID == cs.ID })
-		if at < 0 {
-			s.Sessions = append(s.Sessions, cs)
-			continue
-		}
-		o := &s.Sessions[at]
-		o.GroupRef = orString(cs.GroupRef, o.GroupRef)
-		o.SIPSessionIDs = union(o.SIPSessionIDs, cs.SIPSessionIDs)
-		o.CallIDs = union(o.CallIDs, cs.CallIDs)
-		o.StartTime = orTime(cs.StartTime, o.StartTime)
-		o.StopTime = orTime(cs.StopTime, o.StopTime)
-	}
-	for _, p := range md.Participants {
-		at := index(s.Participants, func(o Participant) bool { return o.ID == p.ID })
-		if at < 0 {
-			s.Participants = append(s.Participants, p)
-			continue
-		}
-		o := &s.Participants[at]
-		o.AOR, o.Name = orString(p.AOR, o.AOR), orString(p.Name, o.Name)
-	}
-	for _, st := range md.Streams {
-		at := index(s.Streams, func(o Stream) bool { return o.ID == st.ID })
-		if at < 0 {
-			s.Streams = append(s.Streams, st)
-			continue
-		}
-		o := &s.Streams[at]
-		o.Session, o.Label = orString(st.Session, o.Session), orString(st.Label, o.Label)
-	}
-	for _, a := range md.SessionAssocs {
-		at := index(s.SessionAssocs, func(o SessionAssoc) bool { return o.Session == a.Session })
-		if at < 0 {
-			s.SessionAssocs = append(s.SessionAssocs, a)
-			continue
-		}
-		o := &s.SessionAssocs[at]
-		o.AssociateTime = orTime(a.AssociateTime, o.AssociateTime)
-		o.DisassociateTime = orTime(a.DisassociateTime, o.DisassociateTime)
-	}
-	for _, a := range md.ParticipantAssocs {
-		at := index(s.ParticipantAssocs, func(o ParticipantAssoc) bool {
-			return o.Participant == a.Participant && o.Session == a.Session
-		})
-		if at < 0 {
-			s.ParticipantAssocs = append(s.ParticipantAssocs, a)
-			continue
-		}
-		o := &s.ParticipantAssocs[at]
-		o.AssociateTime = orTime(a.AssociateTime, o.AssociateTime)
-		o.DisassociateTime = orTime(a.DisassociateTime, o.DisassociateTime)
-	}
-	for _, a := range md.StreamAssocs {
-		at := index(s.StreamAssocs, func(o StreamAssoc) bool { return o.Participant == a.Participant })
-		if at < 0 {
-			s.StreamAssocs = append(s.StreamAssocs, a)
-			continue
-		}
-		o := &s.StreamAssocs[at]
-		o.Send, o.Recv = union(o.Send, a.Send), union(o.Recv, a.Recv)
+		update(&(*into)[at], n)
 	}
 }
 
@@ -114,20 +87,12 @@ func (s *State) SIPSessionIDs() []string {
 	var ids []string
 	for _, cs := range s.Sessions {
 		for _, v := range cs.SIPSessionIDs {
-			local := v
-			for i := 0; i < len(v); i++ {
-				if v[i] == ';' {
-					local = v[:i]
-					break
-				}
-			}
-			ids = union(ids, []string{lower(local)})
+			local, _, _ := strings.Cut(v, ";")
+			ids = union(ids, []string{strings.ToLower(local)})
 		}
 	}
 	return ids
 }
-
-func index[T any](s []T, match func(T) bool) int { return slices.IndexFunc(s, match) }
 
 func orString(a, b string) string {
 	if a != "" {
@@ -152,64 +117,29 @@ func union(a, b []string) []string {
 	return a
 }
 
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
-
 // AORUser is the user part of a participant's address of record
 // ("sip:+49 30 123@example.com" gives "+49 30 123"; a tel: URI its
 // number), for matching it against the users of a call.
 func AORUser(aor string) string {
 	s := aor
-	if i := indexByte(s, '<'); i >= 0 {
-		s = s[i+1:]
-		if j := indexByte(s, '>'); j >= 0 {
-			s = s[:j]
-		}
+	if _, in, ok := strings.Cut(s, "<"); ok {
+		s, _, _ = strings.Cut(in, ">")
 	}
 	for _, scheme := range []string{"sips:", "sip:", "tel:"} {
-		if len(s) >= len(scheme) && lower(s[:len(scheme)]) == scheme {
+		if len(s) >= len(scheme) && strings.EqualFold(s[:len(scheme)], scheme) {
 			s = s[len(scheme):]
 			if scheme == "tel:" {
-				if i := indexByte(s, ';'); i >= 0 {
-					s = s[:i]
-				}
+				s, _, _ = strings.Cut(s, ";")
 				return s
 			}
 			break
 		}
 	}
-	at := -1
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '@' {
-			at = i
-			break
-		}
-	}
+	at := strings.LastIndexByte(s, '@')
 	if at < 0 {
 		return ""
 	}
-	s = s[:at]
-	if i := indexByte(s, ':'); i >= 0 {
-		s = s[:i] // user:password
-	}
-	if i := indexByte(s, ';'); i >= 0 {
-		s = s[:i]
-	}
+	s, _, _ = strings.Cut(s[:at], ":") // user:password
+	s, _, _ = strings.Cut(s, ";")
 	return s
-}
-
-func indexByte(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
 }
