@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/hepvault/hepvault/store"
@@ -30,17 +29,11 @@ func runArchive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *ago < 1 || *n < 1 || *rate < 1 || *batch < 1 || *archiveDSN == "" {
 		return fmt.Errorf("archive: -archive-db is needed; -n, -days-ago, -rate and -batch must be positive")
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	cfg := store.DefaultConfig()
-	cfg.DSN, cfg.Logger = *dsn, log
-	db, err := store.Open(ctx, cfg)
+	db, err := openMigrated(ctx, *dsn, stderr)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		return err
-	}
 	now := time.Now().UTC()
 	day := now.Truncate(24*time.Hour).AddDate(0, 0, -*ago)
 	if _, err := db.DropDay(ctx, day, now); err != nil { // a day left by an earlier run
@@ -61,7 +54,7 @@ func runArchive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := conn.QueryRow(ctx, `SELECT pg_total_relation_size($1::regclass)`, "packet_blocks_p"+day.Format("20060102")).Scan(&bytes); err != nil {
 		return err
 	}
-	a, err := store.NewArchiver(db, store.ArchiveConfig{DSN: *archiveDSN, After: 24 * time.Hour, Logger: log})
+	a, err := store.NewArchiver(db, store.ArchiveConfig{DSN: *archiveDSN, After: 24 * time.Hour, Logger: warnLogger(stderr)})
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -29,17 +28,11 @@ func runDrop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *ago < 1 || *n < 1 || *rate < 1 || *batch < 1 {
 		return fmt.Errorf("drop: -n, -days-ago, -rate and -batch must be positive")
 	}
-	cfg := store.DefaultConfig()
-	cfg.DSN = *dsn
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	db, err := store.Open(ctx, cfg)
+	db, err := openMigrated(ctx, *dsn, stderr)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		return err
-	}
 	now := time.Now().UTC()
 	day := now.Truncate(24*time.Hour).AddDate(0, 0, -*ago)
 	if _, err := db.DropDay(ctx, day, now); err != nil { // a day left by an earlier run

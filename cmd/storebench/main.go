@@ -21,9 +21,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/hepvault/hepvault/store"
 )
 
 func main() {
@@ -58,4 +61,25 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	return fs
+}
+
+// warnLogger logs warnings and errors to stderr: a benchmark's output is
+// its figures.
+func warnLogger(stderr io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// openMigrated opens the database at dsn and brings its schema up to date.
+func openMigrated(ctx context.Context, dsn string, stderr io.Writer) (*store.DB, error) {
+	cfg := store.DefaultConfig()
+	cfg.DSN, cfg.Logger = dsn, warnLogger(stderr)
+	db, err := store.Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
