@@ -233,7 +233,7 @@ func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
 			overflow.encode(w, batch)
 			clear(batch)
 			batch = batch[:0]
-			w.spoolAs(ctx, overflow.enc, false, true)
+			w.toSpool(ctx, overflow.enc, spoolOverflow)
 			return nil
 		}
 		s.encode(w, batch)

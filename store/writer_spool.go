@@ -31,9 +31,10 @@ func SpoolDrops() []SpoolDrop { return []SpoolDrop{SpoolFull, SpoolFailed} }
 // database has not taken it within SpoolAfter. Once a batch went to the
 // spool because the database was away, the next ones follow it at once
 // rather than each waiting SpoolAfter, until a write (a writer's or the
-// replayer's) succeeds again or the spool is empty. A spool that holds batches only because the
-// database fell behind live traffic (Run's overflow) does not stop the
-// writers: they write beside the replayer, so that both drain the backlog.
+// replayer's) succeeds again or the spool is empty. A spool that holds
+// batches only because the database fell behind live traffic (Run's
+// overflow) does not stop the writers: they write beside the replayer, so
+// that both drain the backlog.
 func (w *Writer) writeOrSpool(ctx context.Context, batch encoded) {
 	if ctx.Err() == nil && (!w.dbAway.Load() || w.spool.Empty()) {
 		err := w.writeWithRetry(ctx, batch, w.cfg.SpoolAfter)
@@ -45,32 +46,33 @@ func (w *Writer) writeOrSpool(ctx context.Context, batch encoded) {
 			w.log.Warn("database unavailable; spooling batches to disk until it answers",
 				"packets", batch.packets, "spool_dir", w.spool.Dir(), "err", err)
 		}
-		w.toSpool(ctx, batch, true)
+		w.toSpool(ctx, batch, spoolTried)
 		return
 	}
-	w.toSpool(ctx, batch, false)
+	w.toSpool(ctx, batch, spoolUntried)
 }
 
-// toSpool appends batch to the spool, or counts it as dropped. tried says
-// whether a write of it was attempted: its outcome may be unknown, so the
-// replay must not store it twice.
-func (w *Writer) toSpool(ctx context.Context, batch encoded, tried bool) {
-	w.spoolAs(ctx, batch, tried, false)
-}
+// spoolKind says how a batch comes to the spool.
+type spoolKind uint8
 
-// spoolAs is toSpool; overflow says the database is up but behind, and the
-// batch is appended without an fsync (spool.AppendOverflow).
-func (w *Writer) spoolAs(ctx context.Context, batch encoded, tried, overflow bool) {
+const (
+	spoolTried    spoolKind = iota // a write of it was attempted: its outcome may be unknown, so the replay must not store it twice
+	spoolUntried                   // no write was attempted: the database is away, or hepvault is stopping
+	spoolOverflow                  // the database is up but behind: appended without an fsync (spool.AppendOverflow)
+)
+
+// toSpool appends batch to the spool, or counts it as dropped.
+func (w *Writer) toSpool(ctx context.Context, batch encoded, kind spoolKind) {
 	bp, _ := w.spoolBufs.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)
 	}
 	*bp = appendEncoded((*bp)[:0], batch)
 	var err error
-	switch {
-	case tried:
+	switch kind {
+	case spoolTried:
 		err = w.spool.Append(*bp, batch.packets)
-	case overflow:
+	case spoolOverflow:
 		err = w.spool.AppendOverflow(*bp, batch.packets)
 	default:
 		err = w.spool.AppendUnwritten(*bp, batch.packets)
@@ -87,7 +89,7 @@ func (w *Writer) spoolAs(ctx context.Context, batch encoded, tried, overflow boo
 		// A full spool need not mean the database is away: the replay may
 		// lag behind live traffic. One attempt, then: stored out of order
 		// beats dropped.
-		if !tried && ctx.Err() == nil && w.writeWithRetry(ctx, batch, time.Nanosecond) == nil {
+		if kind != spoolTried && ctx.Err() == nil && w.writeWithRetry(ctx, batch, time.Nanosecond) == nil {
 			return
 		}
 		w.spoolDropped[SpoolFull].Add(uint64(batch.packets))
