@@ -222,24 +222,25 @@ func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
 		if err != nil {
 			return err
 		}
-		if s == nil {
-			// Every writer is busy and the queue is filling: the database
-			// is behind live traffic. The batch goes to the spool, whose
-			// replayer writes it beside the writers, and the queue keeps
-			// draining instead of overflowing.
+		// No slot: every writer is busy and the queue is filling, the
+		// database is behind live traffic. The batch goes to the spool,
+		// whose replayer writes it beside the writers, and the queue keeps
+		// draining instead of overflowing.
+		spill := s == nil
+		if spill {
 			if overflow == nil {
 				overflow = &writeSlot{}
 			}
-			overflow.encode(w, batch)
-			clear(batch)
-			batch = batch[:0]
-			w.toSpool(ctx, overflow.enc, spoolOverflow)
-			return nil
+			s = overflow
 		}
 		s.encode(w, batch)
 		clear(batch) // drop references to the raw payloads: the blocks hold copies
 		batch = batch[:0]
-		work <- s
+		if spill {
+			w.toSpool(ctx, s.enc, spoolOverflow)
+		} else {
+			work <- s
+		}
 		return nil
 	}
 	stop := func(err error) error {
