@@ -123,9 +123,7 @@ func (c *statCounts) add(p *hepvault.Packet) {
 	}
 	m.captures[p.CaptureID]++
 	m.pairs[addrPair{p.SrcIP, p.DstIP}]++
-	if p.Kind == hepvault.KindRequest && (p.Method == "INVITE" || p.Method == "UPDATE") {
-		c.addRecording(p) // the only requests that may be SIPREC's
-	}
+	c.addRecording(p)
 }
 
 // addPackets counts pkts.
