@@ -326,8 +326,11 @@ func readValue(b []byte, off *int) ([]byte, bool, error) {
 // the block's bytes (strings included) until own makes them independent.
 type blockDecoder struct {
 	packets arrayReader
+	image   imageReader // instead of packets, after resetImage
+	inImage bool
 	cols    [numMetaColumns][]byte
 	null    [numMetaColumns]bool
+	fixed   [numMetaColumns][20]byte // an image's integers and inet headers, as the binary output has them
 }
 
 // reset starts reading a block of the given format.
@@ -335,21 +338,47 @@ func (d *blockDecoder) reset(format int16, packets []byte) error {
 	if format < format1 || format > currentFormat {
 		return fmt.Errorf("%w: unknown format %d", errBadBlock, format)
 	}
+	d.inImage = false
 	return d.packets.reset(packets)
 }
 
+// resetImage starts reading a block's image (block_image.go), its
+// elements of type oid (packet_v1 in this database).
+func (d *blockDecoder) resetImage(format int16, image []byte, oid uint32) error {
+	if format < format1 || format > currentFormat {
+		return fmt.Errorf("%w: unknown format %d", errBadBlock, format)
+	}
+	d.inImage = true
+	return d.image.reset(image, oid)
+}
+
 // more reports whether a packet is left.
-func (d *blockDecoder) more() bool { return d.packets.n > 0 }
+func (d *blockDecoder) more() bool {
+	if d.inImage {
+		return d.image.n > 0
+	}
+	return d.packets.n > 0
+}
 
 // next decodes the next packet into p, its strings and Raw aliasing the
 // block.
 func (d *blockDecoder) next(p *hepvault.Packet) error {
-	rec, null, err := d.packets.next()
-	if err != nil || null {
-		return errBadBlock
-	}
-	if err := d.columns(rec); err != nil {
-		return err
+	if d.inImage {
+		t, err := d.image.next()
+		if err != nil {
+			return err
+		}
+		if err := d.imageColumns(t); err != nil {
+			return err
+		}
+	} else {
+		rec, null, err := d.packets.next()
+		if err != nil || null {
+			return errBadBlock
+		}
+		if err := d.columns(rec); err != nil {
+			return err
+		}
 	}
 	*p = hepvault.Packet{Raw: d.cols[colRaw]}
 	ok := true

@@ -108,5 +108,6 @@ func (db *DB) migrate(ctx context.Context, fsys fs.FS) ([]int, error) {
 		done = append(done, m.version)
 	}
 	db.metaOID.Store(0) // a new schema may have made packet_v1 again
+	db.imageOID.Store(-1)
 	return done, nil
 }

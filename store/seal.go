@@ -361,19 +361,17 @@ type dayBlock struct {
 }
 
 // readDay calls fn with each block of day d in storage order, decoded and
-// hashed; with uncovered, only the blocks no seal covers. Sealing, verify
+// hashed; with uncovered, only the blocks no seal covers; with image (the
+// OID blockImageOID gives), through the blocks' images. Sealing, verify
 // and exports all read a day through it (readSlices splits a day into
 // ranges of it).
-func readDay(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncovered bool, fn func(*dayBlock) error) error {
-	return readDayBlocks(ctx, conn, d, uncovered, nil, nil, fn)
+func readDay(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncovered bool, image uint32, fn func(*dayBlock) error) error {
+	return readDayRange(ctx, conn, d, uncovered, image, nil, nil, fn)
 }
 
-// readDayRange is readDay from block lo to block hi, inclusive.
-func readDayRange(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncovered bool, lo, hi *blockKey, fn func(*dayBlock) error) error {
-	return readDayBlocks(ctx, conn, d, uncovered, lo, hi, fn)
-}
-
-func readDayBlocks(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncovered bool, lo, hi *blockKey, fn func(*dayBlock) error) error {
+// readDayRange is readDay from block lo to block hi, inclusive (nil: the
+// day's first, its last).
+func readDayRange(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncovered bool, image uint32, lo, hi *blockKey, fn func(*dayBlock) error) error {
 	var p params
 	sql := `SELECT b.first_at, b.first_id, b.format, b.packets FROM packet_blocks b
 		WHERE b.first_at >= ` + p.time(d) + ` AND b.first_at < ` + p.time(d.Add(day))
@@ -387,6 +385,11 @@ func readDayBlocks(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncove
 		sql += ` AND NOT EXISTS (SELECT FROM seal_blocks s WHERE s.first_at = b.first_at AND s.first_id = b.first_id)`
 	}
 	sql += ` ORDER BY b.first_at, b.first_id`
+	if image != 0 {
+		// Images made after the sort: one made in the scan is sorted whole,
+		// and a day's spills to disk (the fence, OFFSET 0, keeps them apart).
+		sql = `SELECT first_at, first_id, format, packets_image(packets) FROM (` + sql + ` OFFSET 0) b`
+	}
 	var (
 		dec blockDecoder
 		dg  digester
@@ -398,7 +401,14 @@ func readDayBlocks(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncove
 			return errBadBlock
 		}
 		b.key = blockKey{at, int64(binary.BigEndian.Uint64(v[1]))}
-		if err := dec.reset(int16(binary.BigEndian.Uint16(v[2])), v[3]); err != nil {
+		format := int16(binary.BigEndian.Uint16(v[2]))
+		var err error
+		if image != 0 {
+			err = dec.resetImage(format, v[3], image)
+		} else {
+			err = dec.reset(format, v[3])
+		}
+		if err != nil {
 			return fmt.Errorf("block (%s, %d): %w", at.Format(time.RFC3339Nano), b.key.id, err)
 		}
 		b.pkts, b.leaves = b.pkts[:0], b.leaves[:0]

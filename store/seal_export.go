@@ -95,7 +95,11 @@ func (db *DB) proveDay(ctx context.Context, conn *pgx.Conn, d time.Time, keys ma
 		index    int
 	}
 	spots := map[int]spot{} // by index into out
-	err = readDay(ctx, conn.PgConn(), d, false, func(b *dayBlock) error {
+	image, err := db.blockImageOID(ctx)
+	if err != nil {
+		return interpretError("prove", err)
+	}
+	err = readDay(ctx, conn.PgConn(), d, false, image, func(b *dayBlock) error {
 		n, ok := covered[b.key]
 		pr := provers[n]
 		if ok && pr == nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/hepvault/hepvault/collector/sip"
 	"github.com/hepvault/hepvault/internal/fixture"
 	"github.com/hepvault/hepvault/store"
+	"github.com/hepvault/hepvault/store/storetest"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -79,7 +81,7 @@ func exec(t *testing.T, conn *pgx.Conn, sql string, args ...any) {
 	if err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
-	if tag.RowsAffected() == 0 && !strings.HasPrefix(sql, "DROP") {
+	if tag.RowsAffected() == 0 && !strings.HasPrefix(sql, "DROP") && !strings.HasPrefix(sql, "CREATE") && !strings.HasPrefix(sql, "ALTER") {
 		t.Fatalf("%s: changed nothing", sql)
 	}
 }
@@ -97,25 +99,53 @@ func TestSeal_UntouchedVerifies(t *testing.T) {
 	}
 }
 
-// Each tampering through SQL is named by verify.
+// withoutImages drops packets_image, as for a role that could not make it,
+// and opens the store again (a DB looks for the function once).
+func withoutImages(t *testing.T, conn *pgx.Conn) *store.DB {
+	t.Helper()
+	exec(t, conn, `DROP FUNCTION packets_image(packet_v1[])`)
+	cfg := store.DefaultConfig()
+	cfg.DSN = conn.Config().ConnString()
+	db, err := store.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return db
+}
+
+// Each tampering through SQL is named by verify, whether it reads the
+// blocks' images (packets_image, made when hepvault's role is a superuser)
+// or PostgreSQL's binary output (a role that could not make it).
 func TestVerify_Tampering(t *testing.T) {
 	// The block holding the fixture's 10th packet, and that packet's place.
 	const target = `(SELECT first_at FROM packet_blocks ORDER BY first_at, first_id LIMIT 1)`
 	f := func(name string, want store.DiffKind, wantDetail string, tamper func(t *testing.T, conn *pgx.Conn, pkts []hepvault.Packet)) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			db, conn, pkts := sealedStore(t, nil)
-			tamper(t, conn, pkts)
-			rep := verify(t, db, store.VerifyOptions{})
-			if rep.OK() {
-				t.Fatalf("verify found nothing after %s", name)
-			}
-			first := rep.Differences[0]
-			if first.Kind != want || !strings.Contains(first.Detail, wantDetail) {
-				t.Fatalf("unexpected first difference; got %v (all: %v); want %q naming %q", first, rep.Differences, want, wantDetail)
-			}
-		})
+		for _, images := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/images=%v", name, images), func(t *testing.T) {
+				t.Parallel()
+				db, conn, pkts := sealedStore(t, nil)
+				tamper(t, conn, pkts)
+				if !images {
+					db = withoutImages(t, conn)
+				}
+				rep := verify(t, db, store.VerifyOptions{})
+				if rep.OK() {
+					t.Fatalf("verify found nothing after %s", name)
+				}
+				first := rep.Differences[0]
+				if first.Kind != want || !strings.Contains(first.Detail, wantDetail) {
+					t.Fatalf("unexpected first difference; got %v (all: %v); want %q naming %q", first, rep.Differences, want, wantDetail)
+				}
+			})
+		}
 	}
+	t.Run("nothing/images=false", func(t *testing.T) {
+		_, conn, pkts := sealedStore(t, nil)
+		if rep := verify(t, withoutImages(t, conn), store.VerifyOptions{}); !rep.OK() || rep.Packets != int64(len(pkts)) {
+			t.Fatalf("unexpected report of an untouched store read through the binary output; got %+v", rep)
+		}
+	})
 	f("a byte of a payload", store.DiffPacketChanged, "packet 2 of", func(t *testing.T, conn *pgx.Conn, pkts []hepvault.Packet) {
 		exec(t, conn, `UPDATE packet_blocks SET packets[2].raw = overlay(packets[2].raw placing 'X' from 1 for 1) WHERE first_at = `+target)
 	})
@@ -292,5 +322,50 @@ func TestVerify_DroppedDay(t *testing.T) {
 	var n int
 	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM seal_blocks`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("unexpected seal_blocks rows left for the dropped day; got %d, %v", n, err)
+	}
+}
+
+// A role that is not a superuser migrates a store without packets_image
+// (a function in LANGUAGE internal takes a superuser to make), and its
+// days seal and verify through PostgreSQL's binary output.
+func TestSeal_NotSuperuser(t *testing.T) {
+	ctx := context.Background()
+	dsn := storetest.NewDatabase(t)
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	role := fmt.Sprintf("hv_plain_%d", time.Now().UnixNano())
+	exec(t, admin, `CREATE ROLE `+role+` LOGIN NOSUPERUSER`)
+	t.Cleanup(func() {
+		_, _ = admin.Exec(ctx, `REASSIGN OWNED BY `+role+` TO CURRENT_USER; DROP OWNED BY `+role+`; DROP ROLE `+role)
+	})
+	exec(t, admin, `ALTER DATABASE `+admin.Config().Database+` OWNER TO `+role)
+	cfg := store.DefaultConfig()
+	pc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DSN = strings.Replace(dsn, "//"+pc.User+"@", "//"+role+"@", 1)
+	db, err := store.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate as a role that is not a superuser: %v", err)
+	}
+	var has bool
+	if err := admin.QueryRow(ctx, `SELECT to_regprocedure('packets_image(packet_v1[])') IS NOT NULL`).Scan(&has); err != nil || has {
+		t.Fatalf("packets_image made by a role that is not a superuser (%v, %v)", has, err)
+	}
+	pkts := fixturePackets(t)
+	write(t, db, pkts...)
+	if _, err := db.SealDays(ctx, time.Now(), store.SealConfig{After: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if rep := verify(t, db, store.VerifyOptions{}); !rep.OK() || rep.Packets != int64(len(pkts)) || rep.SealedDays != 1 {
+		t.Fatalf("unexpected report; got %+v; want no difference, %d packets, 1 sealed day", rep, len(pkts))
 	}
 }

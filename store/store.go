@@ -39,6 +39,7 @@ type DB struct {
 	notReady   atomic.Bool
 	prepareErr atomic.Pointer[error] // the last failed Prepare, for health answers
 	metaOID    atomic.Uint32         // packet_v1's OID, looked up once (packetTypeOID)
+	imageOID   atomic.Int64          // packet_v1's OID if packets_image exists, 0 if not, -1 not looked up (blockImageOID)
 	sealed     sealCache             // the sealed days, for the writer (seal.go)
 	// noStats turns statistics off, for benchmarks that measure their cost
 	// (export_test.go).
@@ -56,6 +57,25 @@ func (db *DB) packetTypeOID(ctx context.Context) (uint32, error) {
 		return 0, err
 	}
 	db.metaOID.Store(oid)
+	return oid, nil
+}
+
+// blockImageOID is packet_v1's OID when the database has packets_image
+// (block_image.go), for a day to be read through blocks' images; 0 when it
+// has not (hepvault's role could not create it), for their binary output.
+func (db *DB) blockImageOID(ctx context.Context) (uint32, error) {
+	if oid := db.imageOID.Load(); oid >= 0 {
+		return uint32(oid), nil
+	}
+	var oid uint32
+	err := db.pool.QueryRow(ctx, `SELECT coalesce((SELECT 'packet_v1'::regtype::oid
+		WHERE to_regprocedure('packets_image(packet_v1[])') IS NOT NULL), 0)`).Scan(&oid)
+	if err != nil {
+		return 0, err
+	}
+	if db.imageOID.CompareAndSwap(-1, int64(oid)) && oid == 0 {
+		db.log.Warn("packets_image is missing (it needs a superuser): seals and verify read blocks through PostgreSQL's binary output, several times slower; see the README")
+	}
 	return oid, nil
 }
 
@@ -93,6 +113,7 @@ func newDB(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, interpretError("open", err)
 	}
 	db := &DB{pool: pool, cfg: cfg, log: cfg.Logger}
+	db.imageOID.Store(-1)
 	db.parts = newPartitioner(db)
 	return db, nil
 }
