@@ -126,6 +126,11 @@ type Writer struct {
 	// (Run's overflow). A quarter: the rest of the queue (~0.5 s at that
 	// rate) absorbs Run's own pauses while the machine's cores are all busy.
 	queueFilling func() bool
+	// liveBusy reports that live traffic needs the database and the
+	// machine: the queue holds more than a sixteenth of its size, or every
+	// writer has a batch in hand. The replayer then waits (replayYield).
+	liveBusy    func() bool
+	busyWriters atomic.Int32
 }
 
 // NewWriter returns a writer into db.
@@ -152,7 +157,7 @@ func NewWriter(db *DB, cfg WriterConfig) *Writer {
 		cfg.MaxRetryInterval = cfg.RetryInterval
 	}
 	return &Writer{db: db, cfg: cfg, log: db.log, spool: cfg.Spool, spoolWake: make(chan struct{}, 1),
-		retention: cfg.Retention, queueFilling: func() bool { return false }}
+		retention: cfg.Retention, queueFilling: func() bool { return false }, liveBusy: func() bool { return false }}
 }
 
 // Stats returns the writer's counters.
@@ -188,11 +193,14 @@ func (w *Writer) Stats() WriterStats {
 // writers: a query at the live edge may see a batch before the one ahead of
 // it, for the few milliseconds between their commits.
 func (w *Writer) Run(ctx context.Context, in <-chan hepvault.Packet) error {
+	w.queueFilling = func() bool { return 4*len(in) > cap(in) }
+	w.liveBusy = func() bool {
+		return 16*len(in) > cap(in) || int(w.busyWriters.Load()) >= w.cfg.Writers
+	}
 	defer goUntilStopped(ctx, w.cleanTermIndexLoop)()
 	if w.spool != nil {
 		defer goUntilStopped(ctx, w.replay)()
 	}
-	w.queueFilling = func() bool { return 4*len(in) > cap(in) }
 	// One slot per writer plus one: Run encodes into the spare while every
 	// writer has a batch in hand, then waits for a slot.
 	slots := make(chan *writeSlot, w.cfg.Writers+1)
@@ -330,6 +338,7 @@ func (s *writeSlot) encode(w *Writer, batch []hepvault.Packet) {
 // slot that will not come back.
 func (w *Writer) writeLoop(ctx context.Context, work <-chan *writeSlot, slots chan<- *writeSlot, errc chan<- error) {
 	for s := range work {
+		w.busyWriters.Add(1)
 		if w.spool != nil {
 			w.writeOrSpool(ctx, s.enc)
 		} else if err := w.writeWithRetry(ctx, s.enc, 0); err != nil {
@@ -338,6 +347,7 @@ func (w *Writer) writeLoop(ctx context.Context, work <-chan *writeSlot, slots ch
 			default: // Run has an error to stop on already
 			}
 		}
+		w.busyWriters.Add(-1)
 		s.enc = encoded{}
 		slots <- s
 	}

@@ -126,6 +126,7 @@ func (w *Writer) replay(ctx context.Context) {
 			}
 			continue
 		}
+		w.replayYield(ctx)
 		batch, err := readEncoded(rec.Data, rec.Packets)
 		if err != nil {
 			// The record's checksum held, so these bytes are what was
@@ -160,6 +161,18 @@ func (w *Writer) replay(ctx context.Context) {
 		if w.spool.Empty() {
 			w.log.Info("spool replayed; writing to the database directly again", "replayed_total", w.replayed.Load())
 		}
+	}
+}
+
+// replayYield waits while live traffic needs the database and the machine
+// (liveBusy), so that a backlog drains in what live traffic leaves: at
+// 100,000 packets a second the live writes take both cores of a small box,
+// and a replay beside them starved the collector until its queue
+// overflowed. While the database is away the replayer is its probe and
+// does not wait.
+func (w *Writer) replayYield(ctx context.Context) {
+	for w.liveBusy() && !w.dbAway.Load() && ctx.Err() == nil {
+		sleepCtx(ctx, 5*time.Millisecond)
 	}
 }
 
