@@ -332,11 +332,12 @@ func (q *blockQuery) lookup(ctx context.Context, sliceAt time.Time, slice time.D
 	return nil
 }
 
-// readKeys reads the blocks of keys, in their order, in growing pages,
+// readKeys reads the blocks of keys, in their order, in pages of keysPage,
 // until no later block can matter.
 func (q *blockQuery) readKeys(ctx context.Context, keys []blockKey) error {
-	page := firstBlockPage
+	page := 0
 	for len(keys) > 0 && !q.done {
+		page = q.keysPage(page)
 		k := keys[:min(page, len(keys))]
 		keys = keys[len(k):]
 		if q.r.full() && k[0].at.After(q.r.nth()) {
@@ -356,9 +357,28 @@ func (q *blockQuery) readKeys(ctx context.Context, keys []blockKey) error {
 		if _, err := q.read(ctx, sql, &p); err != nil {
 			return err
 		}
-		page = min(4*page, maxBlockPage)
 	}
 	return nil
+}
+
+// keysPage is how many of the blocks the term index named readKeys reads
+// next, last being the page before (0: none yet): as many as the matches
+// still missing need at the matches a block that held one gave so far,
+// with a quarter to spare, and at least four times the last page; with
+// nothing found yet, firstBlockPage, then four times the last. A page read
+// in one statement, not 8 blocks, then 32, then 128: each statement costs
+// its planning and a round trip (status=503 read its first slice's ~40
+// blocks in three).
+func (q *blockQuery) keysPage(last int) int {
+	grown := firstBlockPage
+	if last > 0 {
+		grown = min(4*last, maxBlockPage)
+	}
+	found, missing := len(q.r.pkts), q.r.n-len(q.r.pkts)
+	if q.blocksHit == 0 || found == 0 || missing <= 0 {
+		return grown
+	}
+	return max(grown, min(maxBlockPage, missing*q.blocksHit*5/(4*found)+2))
 }
 
 // read decodes the blocks sql returns (first_at, first_id, format,
