@@ -45,10 +45,12 @@ type AccessLog interface {
 var publicPaths = map[string]bool{"/healthz": true, "/readyz": true, "/api/v1/openapi.json": true}
 
 // auditedRoutes are the routes whose requests are written to the access
-// log: those that return packets, calls, exports or holds.
+// log: those that return packets, calls, exports, holds or recordings
+// (who called whom, and whether it was recorded).
 var auditedRoutes = map[string]bool{
 	"/api/v1/packets": true, "/api/v1/calls": true, "/api/v1/calls/:call_id": true,
 	"/api/v1/holds": true, "/api/v1/holds/:id": true,
+	"/api/v1/recordings": true, "/api/v1/recordings/gaps": true,
 }
 
 // routeRole is the role a request needs: admin for the access log and the

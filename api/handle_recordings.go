@@ -129,6 +129,7 @@ func (s *Server) handleRecordings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	setReturned(c, len(page.Recordings))
 	a := recordingsAnswer{Recordings: []recordingJSON{}}
 	for _, r := range page.Recordings {
 		a.Recordings = append(a.Recordings, toRecordingJSON(r))
@@ -158,6 +159,7 @@ func (s *Server) handleRecordingGaps(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	setReturned(c, len(gaps))
 	a := gapsAnswer{Gaps: []gapJSON{}}
 	for _, g := range gaps {
 		a.Gaps = append(a.Gaps, gapJSON{CallID: g.Call.CallID, Reason: g.Reason, StartedAt: optTime(g.Call.StartedAt),

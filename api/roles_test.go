@@ -103,6 +103,7 @@ func TestAccess_Log(t *testing.T) {
 		{"GET", "/api/v1/packets?format=pcap", "tok-read", ""},                                                     // refused: logged too
 		{"GET", "/api/v1/stats?from=2026-11-25T12:00:00Z&to=2026-11-25T13:00:00Z&step=1m&by=kind", "tok-read", ""}, // no packets: not logged
 		{"POST", "/api/v1/holds", "tok-admin", `{"filter":"method=INVITE&from=2026-11-25T12:00:00Z&to=2026-11-26T00:00:00Z","reason":"fraud"}`},
+		{"GET", "/api/v1/recordings?from=2026-11-25T12:00:00Z&to=2026-11-25T13:00:00Z", "tok-read", ""},
 	}
 	for _, c := range calls {
 		do(t, srv, c.method, c.path, "Bearer "+c.token, c.body)
@@ -114,7 +115,7 @@ func TestAccess_Log(t *testing.T) {
 	}
 	var es []store.AccessEntry
 	deadline := time.Now().Add(10 * time.Second)
-	for len(es) < 5 && time.Now().Before(deadline) {
+	for len(es) < 6 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 		var err error
 		if es, err = db.AccessLog(context.Background(), store.AccessQuery{From: start.Add(-time.Second), To: time.Now().Add(time.Second), Limit: 100}); err != nil {
@@ -130,6 +131,7 @@ func TestAccess_Log(t *testing.T) {
 		{"exporter", "/api/v1/calls/:call_id", "format=pcap&call_id=call-1@x", 200, len(call.Packets)},
 		{"reader", "/api/v1/packets", "format=pcap", 403, 0},
 		{"auditor", "/api/v1/holds", "", 201, 1},
+		{"reader", "/api/v1/recordings", "from=2026-11-25T12:00:00Z&to=2026-11-25T13:00:00Z", 200, 0},
 		{"default", "/api/v1/calls/:call_id", "call_id=call-1@x", 200, len(call.Packets)},
 	}
 	if len(es) != len(want) {
