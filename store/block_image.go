@@ -104,32 +104,44 @@ func (d *blockDecoder) imageColumns(t []byte) error {
 	if off < tupleHeader || off > len(t) || hasNull && off < tupleHeader+(natts+7)/8 {
 		return errBadBlock
 	}
+	bitmap := t[tupleHeader:off]
 	for i := range numMetaColumns {
-		d.cols[i], d.null[i] = nil, true
-		if i >= natts || hasNull && t[tupleHeader+i/8]&(1<<(i%8)) == 0 {
+		if i >= natts || hasNull && bitmap[i>>3]&(1<<(i&7)) == 0 {
+			d.cols[i], d.null[i] = nil, true
 			continue
 		}
-		var (
-			v   []byte
-			err error
-		)
-		switch oid := metaColumns[i].oid; oid {
-		case oidInt8, oidTimestamptz, oidInt4, oidInt2:
-			w := fixedWidth(oid)
-			off = align(off, w)
-			if len(t)-off < w {
+		var v []byte
+		switch w := imageWidths[i]; w {
+		case 8:
+			off = align(off, 8)
+			if len(t)-off < 8 {
 				return errBadBlock
 			}
-			v = d.fixed[i][:w]
-			for j := range w { // the server's little-endian, as the binary output's big-endian
-				v[j] = t[off+w-1-j]
+			v = d.fixed[i][:8]
+			binary.BigEndian.PutUint64(v, binary.LittleEndian.Uint64(t[off:]))
+			off += 8
+		case 4:
+			off = align(off, 4)
+			if len(t)-off < 4 {
+				return errBadBlock
 			}
-			off += w
+			v = d.fixed[i][:4]
+			binary.BigEndian.PutUint32(v, binary.LittleEndian.Uint32(t[off:]))
+			off += 4
+		case 2:
+			off = align(off, 2)
+			if len(t)-off < 2 {
+				return errBadBlock
+			}
+			v = d.fixed[i][:2]
+			binary.BigEndian.PutUint16(v, binary.LittleEndian.Uint16(t[off:]))
+			off += 2
 		default: // text, bytea, inet: varlena
+			var err error
 			if v, err = imageVarlena(t, &off); err != nil {
 				return err
 			}
-			if oid == oidInet {
+			if metaColumns[i].oid == oidInet {
 				// inet_struct (family, bits, address) as inet_send writes
 				// it: family, bits, is_cidr, address length, address.
 				if len(v) != 2+4 && len(v) != 2+16 {
@@ -145,15 +157,21 @@ func (d *blockDecoder) imageColumns(t []byte) error {
 	return nil
 }
 
-func fixedWidth(oid uint32) int {
-	switch oid {
-	case oidInt2:
-		return 2
-	case oidInt4:
-		return 4
+// imageWidths is each column's width in a heap tuple, its alignment too;
+// 0 for a varlena.
+var imageWidths = func() (w [numMetaColumns]int) {
+	for i, c := range metaColumns {
+		switch c.oid {
+		case oidInt8, oidTimestamptz:
+			w[i] = 8
+		case oidInt4:
+			w[i] = 4
+		case oidInt2:
+			w[i] = 2
+		}
 	}
-	return 8
-}
+	return w
+}()
 
 // imageVarlena reads a varlena attribute at *off: a one-byte header (a
 // short value, unaligned), or after any pad bytes a four-byte one at 4-byte
