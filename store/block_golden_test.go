@@ -20,7 +20,6 @@ import (
 	"github.com/hepvault/hepvault/collector/hep"
 	"github.com/hepvault/hepvault/collector/sip"
 	"github.com/hepvault/hepvault/internal/fixture"
-	"github.com/hepvault/hepvault/store/storetest"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -265,17 +264,8 @@ func TestBlockGolden_OlderFormatWritten(t *testing.T) {
 		e.blocks = append(e.blocks, b)
 		e.packets += int(b.count)
 	}
-	cfg := DefaultConfig()
-	cfg.DSN = storetest.NewDatabase(t)
 	ctx := context.Background()
-	db, err := Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := migratedDB(t)
 	w := NewWriter(db, DefaultWriterConfig())
 	n, err := w.writeEncodedOnce(ctx, e)
 	if err != nil {

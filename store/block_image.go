@@ -111,31 +111,17 @@ func (d *blockDecoder) imageColumns(t []byte) error {
 			continue
 		}
 		var v []byte
-		switch w := imageWidths[i]; w {
-		case 8:
-			off = align(off, 8)
-			if len(t)-off < 8 {
+		switch w := imageWidths[i]; {
+		case w > 0:
+			off = align(off, w)
+			if len(t)-off < w {
 				return errBadBlock
 			}
-			v = d.fixed[i][:8]
-			binary.BigEndian.PutUint64(v, binary.LittleEndian.Uint64(t[off:]))
-			off += 8
-		case 4:
-			off = align(off, 4)
-			if len(t)-off < 4 {
-				return errBadBlock
+			v = d.fixed[i][:w]
+			for j := range w { // the server's little-endian, as the binary output's big-endian
+				v[j] = t[off+w-1-j]
 			}
-			v = d.fixed[i][:4]
-			binary.BigEndian.PutUint32(v, binary.LittleEndian.Uint32(t[off:]))
-			off += 4
-		case 2:
-			off = align(off, 2)
-			if len(t)-off < 2 {
-				return errBadBlock
-			}
-			v = d.fixed[i][:2]
-			binary.BigEndian.PutUint16(v, binary.LittleEndian.Uint16(t[off:]))
-			off += 2
+			off += w
 		default: // text, bytea, inet: varlena
 			var err error
 			if v, err = imageVarlena(t, &off); err != nil {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/hepvault/hepvault"
 	"github.com/hepvault/hepvault/internal/seed"
-	"github.com/hepvault/hepvault/store/storetest"
 )
 
 // imageGolden holds the images PostgreSQL 15 (x86-64) gave of the blocks of
@@ -58,16 +57,7 @@ func decodeImage(format int16, image []byte) ([]hepvault.Packet, error) {
 // verifies the other.
 func TestBlockImage_SameAsBinaryOutput(t *testing.T) {
 	ctx := context.Background()
-	cfg := DefaultConfig()
-	cfg.DSN = storetest.NewDatabase(t)
-	db, err := Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := migratedDB(t)
 	oid, err := db.blockImageOID(ctx)
 	if err != nil || oid == 0 {
 		t.Fatalf("packets_image missing for a superuser (oid %d, err %v)", oid, err)
@@ -133,16 +123,7 @@ func TestBlockImage_SameAsBinaryOutput(t *testing.T) {
 // writeImageGolden writes imageGolden: the golden packets written alone
 // into a fresh database, their blocks' images.
 func writeImageGolden(t *testing.T, ctx context.Context, golden []hepvault.Packet) {
-	cfg := DefaultConfig()
-	cfg.DSN = storetest.NewDatabase(t)
-	db, err := Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := migratedDB(t)
 	if _, err := NewWriter(db, DefaultWriterConfig()).writeEncodedOnce(ctx, newEncoded(golden)); err != nil {
 		t.Fatal(err)
 	}

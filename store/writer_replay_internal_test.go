@@ -10,7 +10,6 @@ import (
 
 	"github.com/hepvault/hepvault/internal/seed"
 	"github.com/hepvault/hepvault/store/spool"
-	"github.com/hepvault/hepvault/store/storetest"
 )
 
 // The replayer writes a backlog only in what live traffic leaves: while
@@ -19,16 +18,7 @@ import (
 func TestReplay_YieldsToLiveTraffic(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg := DefaultConfig()
-	cfg.DSN = storetest.NewDatabase(t)
-	db, err := Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := migratedDB(t)
 	scfg := spool.DefaultConfig()
 	scfg.Dir, scfg.Logger = t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil))
 	sp, err := spool.Open(scfg)
