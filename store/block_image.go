@@ -161,9 +161,11 @@ var imageWidths = func() (w [numMetaColumns]int) {
 
 // imageVarlena reads a varlena attribute at *off: a one-byte header (a
 // short value, unaligned), or after any pad bytes a four-byte one at 4-byte
-// alignment (att_align_pointer). A compressed or out-of-line value is never
-// written into a packet_v1 by hepvault or by PostgreSQL's own array
-// building; met here, the block is reported, not guessed at.
+// alignment (att_align_pointer). hepvault never writes a compressed value
+// inside a packet, but SQL can (a value read from a column kept compressed
+// in line goes into a composite as it is): it is decompressed, so that
+// verify names the packet it changed. An out-of-line value (a TOAST
+// pointer) never stands inside a composite: PostgreSQL flattens them.
 func imageVarlena(t []byte, off *int) ([]byte, error) {
 	o := *off
 	if o < len(t) && t[o] == 0 {
@@ -173,6 +175,7 @@ func imageVarlena(t []byte, off *int) ([]byte, error) {
 		return nil, errBadBlock
 	}
 	var start, end int
+	compressed := false
 	switch h := t[o]; {
 	case h == 0x01: // VARATT_IS_1B_E: a TOAST pointer
 		return nil, fmt.Errorf("%w: an out-of-line value inside a packet", errBadBlock)
@@ -183,12 +186,158 @@ func imageVarlena(t []byte, off *int) ([]byte, error) {
 			return nil, errBadBlock
 		}
 		start, end = o+4, o+int(le32(t[o:])>>2)
-	default: // VARATT_IS_4B_C
-		return nil, fmt.Errorf("%w: a compressed value inside a packet", errBadBlock)
+	default: // VARATT_IS_4B_C: the raw size and method, then the data
+		if len(t)-o < 8 {
+			return nil, errBadBlock
+		}
+		start, end, compressed = o+4, o+int(le32(t[o:])>>2), true
 	}
 	if end < start || end > len(t) {
 		return nil, errBadBlock
 	}
 	*off = end
+	if compressed {
+		return decompressValue(t[start:end])
+	}
 	return t[start:end:end], nil
+}
+
+// Compression methods of a compressed varlena (toast_compression.h).
+const (
+	pglzMethod = 0
+	lz4Method  = 1
+)
+
+// decompressValue decompresses a compressed varlena's body: va_tcinfo (the
+// raw size in its low 30 bits, the method in its top 2), then the data.
+func decompressValue(b []byte) ([]byte, error) {
+	if len(b) < 4 {
+		return nil, errBadBlock
+	}
+	info := le32(b)
+	size, method := int(info&0x3fffffff), info>>30
+	if size > 256*len(b)+1024 { // neither method expands so far (LZ4 at most ~255 times): a lie, not a value
+		return nil, fmt.Errorf("%w: a compressed value of %d bytes claims %d", errBadBlock, len(b), size)
+	}
+	dst := make([]byte, 0, size)
+	var err error
+	switch method {
+	case pglzMethod:
+		dst, err = pglzDecompress(dst, b[4:], size)
+	case lz4Method:
+		dst, err = lz4Decompress(dst, b[4:], size)
+	default:
+		err = fmt.Errorf("%w: compression method %d", errBadBlock, method)
+	}
+	if err == nil && len(dst) != size {
+		err = fmt.Errorf("%w: a compressed value gave %d bytes of %d", errBadBlock, len(dst), size)
+	}
+	return dst, err
+}
+
+// pglzDecompress appends the decompression of src (PostgreSQL's pglz,
+// common/pg_lzcompress.c) to dst, up to size bytes: a control byte, then
+// eight items, each a literal byte (bit clear) or a back-reference of 2 or 3
+// bytes (bit set): length 3-273, offset 1-4095.
+func pglzDecompress(dst, src []byte, size int) ([]byte, error) {
+	for i := 0; i < len(src) && len(dst) < size; {
+		ctrl := src[i]
+		i++
+		for bit := 0; bit < 8 && i < len(src) && len(dst) < size; bit++ {
+			if ctrl&1 == 0 {
+				dst = append(dst, src[i])
+				i++
+			} else {
+				if len(src)-i < 2 {
+					return nil, errBadBlock
+				}
+				n := int(src[i]&0x0f) + 3
+				off := int(src[i]&0xf0)<<4 | int(src[i+1])
+				i += 2
+				if n == 18 {
+					if i >= len(src) {
+						return nil, errBadBlock
+					}
+					n += int(src[i])
+					i++
+				}
+				var err error
+				if dst, err = backCopy(dst, off, min(n, size-len(dst))); err != nil {
+					return nil, err
+				}
+			}
+			ctrl >>= 1
+		}
+	}
+	return dst, nil
+}
+
+// lz4Decompress appends the decompression of src (an LZ4 block, as
+// PostgreSQL's LZ4_compress_default writes it) to dst, up to size bytes:
+// sequences of a token, literals, and a match of offset and length.
+func lz4Decompress(dst, src []byte, size int) ([]byte, error) {
+	length := func(n int, i *int) (int, error) {
+		if n != 15 {
+			return n, nil
+		}
+		for {
+			if *i >= len(src) {
+				return 0, errBadBlock
+			}
+			b := src[*i]
+			*i++
+			n += int(b)
+			if n > size {
+				return 0, errBadBlock
+			}
+			if b != 255 {
+				return n, nil
+			}
+		}
+	}
+	for i := 0; i < len(src); {
+		token := src[i]
+		i++
+		lit, err := length(int(token>>4), &i)
+		if err != nil {
+			return nil, err
+		}
+		if lit > len(src)-i || lit > size-len(dst) {
+			return nil, errBadBlock
+		}
+		dst = append(dst, src[i:i+lit]...)
+		i += lit
+		if i == len(src) {
+			break // the last sequence has no match
+		}
+		if len(src)-i < 2 {
+			return nil, errBadBlock
+		}
+		off := int(src[i]) | int(src[i+1])<<8
+		i += 2
+		n, err := length(int(token&0x0f), &i)
+		if err != nil {
+			return nil, err
+		}
+		if n+4 > size-len(dst) {
+			return nil, errBadBlock
+		}
+		if dst, err = backCopy(dst, off, n+4); err != nil {
+			return nil, err
+		}
+	}
+	return dst, nil
+}
+
+// backCopy appends n bytes copied from off bytes back in dst, byte by byte
+// (the source may overlap what is appended).
+func backCopy(dst []byte, off, n int) ([]byte, error) {
+	if off <= 0 || off > len(dst) {
+		return nil, fmt.Errorf("%w: a back-reference before the start of a compressed value", errBadBlock)
+	}
+	from := len(dst) - off
+	for k := range n {
+		dst = append(dst, dst[from+k])
+	}
+	return dst, nil
 }

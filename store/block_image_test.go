@@ -286,3 +286,31 @@ func BenchmarkImageDigest(b *testing.B) {
 		})
 	}
 }
+
+// FuzzDecompress feeds any bytes to the decompression of a compressed
+// value inside a packet (pglz and LZ4): it must not panic, must end, must
+// fail only with errBadBlock, and must give exactly the size the value
+// claims.
+func FuzzDecompress(f *testing.F) {
+	value := func(size int, method uint32, data ...byte) []byte {
+		return append(binary.LittleEndian.AppendUint32(nil, uint32(size)|method<<30), data...)
+	}
+	f.Add(value(3, pglzMethod, 0x00, 'a', 'b', 'c'))
+	f.Add(value(20, pglzMethod, 0x02, 'a', 0x0f, 0x01, 0x01)) // 'a', then 19 copies of it
+	f.Add(value(3, lz4Method, 0x30, 'a', 'b', 'c'))
+	f.Add(value(9, lz4Method, 0x11, 'a', 0x01, 0x00, 0x30, 'x', 'y', 'z'))
+	f.Add(value(301, lz4Method, 0x1f, 'a', 0x01, 0x00, 0xff, 0x1a, 0x00)) // 'a', then 300 copies
+	f.Add(value(5, 2, 1, 2, 3))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := decompressValue(b)
+		if err != nil {
+			if !errors.Is(err, errBadBlock) {
+				t.Fatalf("unexpected error %v; want errBadBlock", err)
+			}
+			return
+		}
+		if want := int(le32(b) & 0x3fffffff); len(got) != want {
+			t.Fatalf("unexpected size; got %d; want %d", len(got), want)
+		}
+	})
+}

@@ -149,6 +149,20 @@ func TestVerify_Tampering(t *testing.T) {
 	f("a byte of a payload", store.DiffPacketChanged, "packet 2 of", func(t *testing.T, conn *pgx.Conn, pkts []hepvault.Packet) {
 		exec(t, conn, `UPDATE packet_blocks SET packets[2].raw = overlay(packets[2].raw placing 'X' from 1 for 1) WHERE first_at = `+target)
 	})
+	// A value read from a column kept compressed in line (STORAGE MAIN)
+	// goes into the composite as it is: compressed.
+	for _, method := range []string{"pglz", "lz4"} {
+		f("a payload kept compressed ("+method+") inside the packet", store.DiffPacketChanged, "packet 2 of", func(t *testing.T, conn *pgx.Conn, pkts []hepvault.Packet) {
+			exec(t, conn, `CREATE TABLE big (x bytea)`)
+			exec(t, conn, `ALTER TABLE big ALTER x SET STORAGE MAIN, ALTER x SET COMPRESSION `+method)
+			exec(t, conn, `INSERT INTO big SELECT convert_to(repeat('INVITE sip:x@y SIP/2.0 ', 400) || md5('x'), 'UTF8')`)
+			var c string
+			if err := conn.QueryRow(context.Background(), `SELECT pg_column_compression(x) FROM big`).Scan(&c); err != nil || c != method {
+				t.Fatalf("the value is not kept compressed with %s: %q, %v", method, c, err)
+			}
+			exec(t, conn, `UPDATE packet_blocks SET packets[2].raw = (SELECT x FROM big) WHERE first_at = `+target)
+		})
+	}
 	f("a method", store.DiffPacketChanged, "packet 3 of", func(t *testing.T, conn *pgx.Conn, pkts []hepvault.Packet) {
 		exec(t, conn, `UPDATE packet_blocks SET packets[3].method = 'BYE' WHERE first_at = `+target)
 	})
