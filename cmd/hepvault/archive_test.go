@@ -134,6 +134,25 @@ func TestArchive_DayMovesAndAnswersStay(t *testing.T) {
 	if n := sqlCount(t, archive.DSN(), `SELECT sum(count)::int FROM `+oldDay); n != len(hep3) {
 		t.Fatalf("unexpected packets in the archive; got %d; want %d", n, len(hep3))
 	}
+	// The moved day seals and verifies through the archive (images of
+	// blocks PostgreSQL fetched through postgres_fdw).
+	func() {
+		dcfg := store.DefaultConfig()
+		dcfg.DSN = primary
+		db, err := store.Open(ctx, dcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.SealDays(ctx, time.Now(), store.SealConfig{After: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+		d0 := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+		rep, err := db.Verify(ctx, store.VerifyOptions{From: d0, To: d0.Add(24 * time.Hour)})
+		if err != nil || !rep.OK() || rep.Packets != int64(len(hep3)) || rep.SealedDays != 1 {
+			t.Fatalf("unexpected verify of the moved day; got %+v, %v; want no difference, %d packets, 1 sealed day", rep, err, len(hep3))
+		}
+	}()
 	recentDay := "packet_blocks_p" + time.Now().Add(-2*time.Hour).UTC().Format("20060102")
 	if kind := sqlText(primary, `SELECT relkind::text FROM pg_class WHERE relname = '`+recentDay+`'`); kind != "r" {
 		t.Fatalf("unexpected kind of the recent day %s; got %q; want it left here", recentDay, kind)
