@@ -31,6 +31,11 @@ type SealConfig struct {
 	After time.Duration
 	// Key, when set, signs every seal (Ed25519).
 	Key ed25519.PrivateKey
+	// Readers is how many connections read a day at once; 0: one per
+	// core, at most 4 (readers). hepvault serve seals with one, so that
+	// the job, which costs ~2.6 µs of CPU a packet (BENCHMARKS.md), leaves
+	// a core to ingest and queries.
+	Readers int
 }
 
 // DefaultSealConfig seals a day an hour after it ends, unsigned.
@@ -161,7 +166,7 @@ func (db *DB) SealDays(ctx context.Context, now time.Time, cfg SealConfig) ([]Se
 		if _, ok := sealed[t.day]; ok {
 			continue
 		}
-		s, ok, err := db.sealDay(ctx, t.day, 0, now, cfg.Key)
+		s, ok, err := db.sealDay(ctx, t.day, 0, now, cfg)
 		if err != nil {
 			return made, err
 		}
@@ -198,7 +203,7 @@ func (db *DB) SealDays(ctx context.Context, now time.Time, cfg SealConfig) ([]Se
 		if !ok {
 			continue // not sealed yet: its first seal covers them
 		}
-		s, ok, err := db.sealDay(ctx, d, l.addendum+1, now, cfg.Key)
+		s, ok, err := db.sealDay(ctx, d, l.addendum+1, now, cfg)
 		if err != nil {
 			return made, err
 		}
@@ -248,7 +253,8 @@ func newSealBlock(key blockKey, addendum int, leaves []Hash) sealBlock {
 // sealDay seals the blocks of day d that no seal covers as seal number n,
 // unless another process did first. An addendum (n > 0) with no block to
 // cover is not made (ok false); a first seal is made even of no packets.
-func (db *DB) sealDay(ctx context.Context, d time.Time, n int, now time.Time, key ed25519.PrivateKey) (Seal, bool, error) {
+func (db *DB) sealDay(ctx context.Context, d time.Time, n int, now time.Time, cfg SealConfig) (Seal, bool, error) {
+	key := cfg.Key
 	var (
 		s    = Seal{Day: d, Addendum: n, SealedAt: now.UTC().Truncate(time.Microsecond)}
 		rows []sealBlock
@@ -272,7 +278,7 @@ func (db *DB) sealDay(ctx context.Context, d time.Time, n int, now time.Time, ke
 		if n > 0 && len(plan) == 0 {
 			return nil
 		}
-		root, count, blocks, err := db.sealPlan(ctx, tx, d, n, plan)
+		root, count, blocks, err := db.sealPlan(ctx, tx, d, n, plan, cfg.Readers)
 		if err != nil {
 			return err
 		}
@@ -309,7 +315,7 @@ func (db *DB) sealDay(ctx context.Context, d time.Time, n int, now time.Time, ke
 
 // sealPlan reads the blocks of plan, in slices at once in tx's snapshot,
 // and returns their tree's root and size and their seal_blocks rows.
-func (db *DB) sealPlan(ctx context.Context, tx pgx.Tx, d time.Time, n int, plan []planBlock) (Hash, uint64, []sealBlock, error) {
+func (db *DB) sealPlan(ctx context.Context, tx pgx.Tx, d time.Time, n int, plan []planBlock, readers int) (Hash, uint64, []sealBlock, error) {
 	if len(plan) == 0 {
 		return emptyRoot, 0, nil, nil
 	}
@@ -317,7 +323,10 @@ func (db *DB) sealPlan(ctx context.Context, tx pgx.Tx, d time.Time, n int, plan 
 	if err := tx.QueryRow(ctx, `SELECT pg_export_snapshot()`).Scan(&snap); err != nil {
 		return Hash{}, 0, nil, err
 	}
-	cut := splitPlan(plan, db.readers())
+	if readers <= 0 {
+		readers = db.readers()
+	}
+	cut := splitPlan(plan, readers)
 	parts := make([]*splitTree, len(cut))
 	rows := make([][]sealBlock, len(cut))
 	var start uint64

@@ -63,8 +63,11 @@ func (sc sealConfig) storeConfig() (store.SealConfig, error) {
 	return cfg, nil
 }
 
-// keepSeals seals the days that are due, every minute, until ctx ends.
+// keepSeals seals the days that are due, every minute, until ctx ends,
+// reading each day on one connection (store.SealConfig.Readers): the
+// job is in no hurry, ingest and queries are.
 func (s *server) keepSeals(ctx context.Context, cfg store.SealConfig) {
+	cfg.Readers = 1
 	every := s.cfg.Seal.Every
 	if every <= 0 {
 		every = time.Minute

@@ -5,7 +5,7 @@
 //	storebench query -db DSN -url http://127.0.0.1:9080 -n 1000
 //	                 latency of the two API questions: the first 100 packets
 //	                 of a 1-minute window, and every packet of one Call-ID
-//	storebench seal  -db DSN [-verify-only]
+//	storebench seal  -db DSN [-verify-only] [-readers N]
 //	                 seal the ended days of a seeded store (seed -end), then
 //	                 verify them, timing both
 //	storebench drop  -db DSN -n 1000000 -rate 10000

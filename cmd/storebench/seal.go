@@ -16,6 +16,7 @@ func runSeal(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("seal", stderr)
 	dsn := fs.String("db", "", "PostgreSQL DSN")
 	verifyOnly := fs.Bool("verify-only", false, "only verify (the days were sealed before)")
+	readers := fs.Int("readers", 0, "connections that read a day at once when sealing (0: one per core, at most 4; hepvault serve seals with 1)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -26,7 +27,7 @@ func runSeal(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer db.Close()
 	if !*verifyOnly {
 		began := time.Now()
-		seals, err := db.SealDays(ctx, time.Now(), store.SealConfig{})
+		seals, err := db.SealDays(ctx, time.Now(), store.SealConfig{Readers: *readers})
 		if err != nil {
 			return err
 		}
