@@ -140,6 +140,22 @@ func TestVerify_Tampering(t *testing.T) {
 			})
 		}
 	}
+	t.Run("nothing/images in another layout", func(t *testing.T) {
+		// As a big-endian server's images would be: the probe's element
+		// OID does not read back, and verify reads the binary output.
+		_, conn, pkts := sealedStore(t, nil)
+		exec(t, conn, `CREATE OR REPLACE FUNCTION packets_image(packet_v1[]) RETURNS bytea LANGUAGE sql AS $$ SELECT '\x01000000000000000000000000'::bytea $$`)
+		cfg := store.DefaultConfig()
+		cfg.DSN = conn.Config().ConnString()
+		db, err := store.Open(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if rep := verify(t, db, store.VerifyOptions{}); !rep.OK() || rep.Packets != int64(len(pkts)) {
+			t.Fatalf("unexpected report of an untouched store with images of another layout; got %+v", rep)
+		}
+	})
 	t.Run("nothing/images=false", func(t *testing.T) {
 		_, conn, pkts := sealedStore(t, nil)
 		if rep := verify(t, withoutImages(t, conn), store.VerifyOptions{}); !rep.OK() || rep.Packets != int64(len(pkts)) {

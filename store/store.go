@@ -61,20 +61,39 @@ func (db *DB) packetTypeOID(ctx context.Context) (uint32, error) {
 }
 
 // blockImageOID is packet_v1's OID when the database has packets_image
-// (block_image.go), for a day to be read through blocks' images; 0 when it
-// has not (hepvault's role could not create it), for their binary output.
+// (block_image.go) and its images are in the layout the image reader
+// reads (a little-endian server: the probe's element OID reads back), for
+// a day to be read through blocks' images; 0 otherwise (hepvault's role
+// could not create the function, or another layout), for their binary
+// output.
 func (db *DB) blockImageOID(ctx context.Context) (uint32, error) {
 	if oid := db.imageOID.Load(); oid >= 0 {
 		return uint32(oid), nil
 	}
-	var oid uint32
-	err := db.pool.QueryRow(ctx, `SELECT coalesce((SELECT 'packet_v1'::regtype::oid
-		WHERE to_regprocedure('packets_image(packet_v1[])') IS NOT NULL), 0)`).Scan(&oid)
+	var (
+		oid   uint32
+		has   bool
+		probe []byte
+	)
+	err := db.pool.QueryRow(ctx, `SELECT 'packet_v1'::regtype::oid, to_regprocedure('packets_image(packet_v1[])') IS NOT NULL`).Scan(&oid, &has)
+	if err == nil && has {
+		err = db.pool.QueryRow(ctx, `SELECT packets_image(ARRAY[NULL::packet_v1])`).Scan(&probe)
+	}
 	if err != nil {
 		return 0, err
 	}
-	if db.imageOID.CompareAndSwap(-1, int64(oid)) && oid == 0 {
-		db.log.Warn("packets_image is missing (it needs a superuser): seals and verify read blocks through PostgreSQL's binary output, several times slower; see the README")
+	why := ""
+	switch {
+	case probe == nil:
+		why = "packets_image is missing (it needs a superuser)"
+	case len(probe) < 12 || le32(probe[8:]) != oid:
+		why = "this server keeps arrays in a layout the image reader does not read (not little-endian)"
+	}
+	if why != "" {
+		oid = 0
+	}
+	if db.imageOID.CompareAndSwap(-1, int64(oid)) && why != "" {
+		db.log.Warn(why + ": seals and verify read blocks through PostgreSQL's binary output, several times slower; see the README")
 	}
 	return oid, nil
 }
