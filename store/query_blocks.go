@@ -235,29 +235,67 @@ func (q *blockQuery) packets(p *params) string {
 }
 
 // walk reads the blocks of the window in order, up to limit of them (-1:
-// all), sending only those whose terms hold a match.
+// all), sending only those whose terms hold a match. A window that ends
+// after the UTC day the walk is in is walked a day at a time (walkDayEnd):
+// a page over every day's partition has PostgreSQL plan each and fetch the
+// first block of each, unnesting it when it holds a match, for the blocks of
+// one (0.5 ms of a 1-2 ms statement over a week).
 func (q *blockQuery) walk(ctx context.Context, limit int) error {
 	page := q.nextPage(firstBlockPage)
+	wholeWindow := false // the last day-bounded page was empty: a gap; the next page finds where blocks resume
 	for !q.done && limit != 0 {
 		if limit > 0 {
 			page = min(page, limit)
 		}
 		var p params
+		cond := q.window(&p)
+		dayEnd, bounded := q.walkDayEnd()
+		bounded = bounded && !wholeWindow
+		if bounded {
+			cond += ` AND b.first_at < ` + p.time(dayEnd)
+		}
 		sql := `SELECT b.first_at, b.first_id, b.format, CASE WHEN ` + q.hit(&p) + ` THEN ` + q.packets(&p) + ` END
-			FROM packet_blocks b WHERE ` + q.window(&p) + ` ORDER BY b.first_at, b.first_id LIMIT ` + strconv.Itoa(page)
+			FROM packet_blocks b WHERE ` + cond + ` ORDER BY b.first_at, b.first_id LIMIT ` + strconv.Itoa(page)
 		read, err := q.read(ctx, sql, &p)
 		if err != nil {
 			return err
 		}
-		if read < page {
-			q.done = true
-		}
 		if limit > 0 {
 			limit -= read
+		}
+		wholeWindow = bounded && read == 0
+		if read < page && !q.done {
+			if !bounded {
+				q.done = true
+			} else if q.after == nil || q.after.at.Before(dayEnd) {
+				// The rest of the day is read: on from the next.
+				k := blockKey{at: dayEnd.Add(-time.Microsecond), id: math.MaxInt64}
+				q.after = &k
+			}
 		}
 		page = q.nextPage(min(4*page, maxBlockPage))
 	}
 	return nil
+}
+
+// walkDayEnd is the end of the UTC day of the next block the walk may
+// read, when the window ends later; ok is false when it does not, or has
+// no end (a walk to the last stored block).
+func (q *blockQuery) walkDayEnd() (end time.Time, ok bool) {
+	if q.f.To.IsZero() {
+		return time.Time{}, false
+	}
+	at := lowerBound(*q.f)
+	if q.after != nil {
+		at = q.after.at
+	} else if !at.IsZero() {
+		at = at.Add(-maxBlockSpan)
+	}
+	if at.IsZero() {
+		return time.Time{}, false
+	}
+	end = at.UTC().Truncate(day).Add(day)
+	return end, end.Before(q.f.To)
 }
 
 // nextPage is how many blocks the walk reads next: grown, at most to
