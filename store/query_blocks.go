@@ -323,8 +323,14 @@ func (q *blockQuery) nextPage(grown int) int {
 	case missing <= 0:
 		return firstBlockPage // only blocks that start before the n-th match matter
 	}
-	need := missing*q.blocksRead*5/(4*found) + 2
-	return max(firstBlockPage, min(grown, need))
+	return max(firstBlockPage, min(grown, q.blocksFor(q.blocksRead)))
+}
+
+// blocksFor is how many blocks the matches still missing need, at the
+// matches found in the given number of blocks, with a quarter to spare.
+func (q *blockQuery) blocksFor(blocks int) int {
+	found, missing := len(q.r.pkts), q.r.n-len(q.r.pkts)
+	return missing*blocks*5/(4*found) + 2
 }
 
 // lookup reads the blocks the term index names, in order: with slice 0
@@ -424,11 +430,10 @@ func (q *blockQuery) keysPage(last int) int {
 	if last > 0 {
 		grown = min(4*last, maxBlockPage)
 	}
-	found, missing := len(q.r.pkts), q.r.n-len(q.r.pkts)
-	if q.blocksHit == 0 || found == 0 || missing <= 0 {
+	if q.blocksHit == 0 || len(q.r.pkts) == 0 || len(q.r.pkts) >= q.r.n {
 		return grown
 	}
-	return max(grown, min(maxBlockPage, missing*q.blocksHit*5/(4*found)+2))
+	return max(grown, min(maxBlockPage, q.blocksFor(q.blocksHit)))
 }
 
 // read decodes the blocks sql returns (first_at, first_id, format,

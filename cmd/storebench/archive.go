@@ -29,19 +29,11 @@ func runArchive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *ago < 1 || *n < 1 || *rate < 1 || *batch < 1 || *archiveDSN == "" {
 		return fmt.Errorf("archive: -archive-db is needed; -n, -days-ago, -rate and -batch must be positive")
 	}
-	db, err := openMigrated(ctx, *dsn, stderr)
+	db, now, day, err := seededPastDay(ctx, *dsn, *ago, *n, *batch, stdout, stderr)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	now := time.Now().UTC()
-	day := now.Truncate(24*time.Hour).AddDate(0, 0, -*ago)
-	if _, err := db.DropDay(ctx, day, now); err != nil { // a day left by an earlier run
-		return err
-	}
-	if err := seedDay(ctx, db, day, *n, *batch, stdout); err != nil {
-		return err
-	}
 	conn, err := pgx.Connect(ctx, *dsn)
 	if err != nil {
 		return err

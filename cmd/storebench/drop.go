@@ -28,19 +28,11 @@ func runDrop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *ago < 1 || *n < 1 || *rate < 1 || *batch < 1 {
 		return fmt.Errorf("drop: -n, -days-ago, -rate and -batch must be positive")
 	}
-	db, err := openMigrated(ctx, *dsn, stderr)
+	db, now, day, err := seededPastDay(ctx, *dsn, *ago, *n, *batch, stdout, stderr)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	now := time.Now().UTC()
-	day := now.Truncate(24*time.Hour).AddDate(0, 0, -*ago)
-	if _, err := db.DropDay(ctx, day, now); err != nil { // a day left by an earlier run
-		return err
-	}
-	if err := seedDay(ctx, db, day, *n, *batch, stdout); err != nil {
-		return err
-	}
 	var found bool
 	m, err := whileWriting(ctx, db, now, *rate, *batch, func() (err error) {
 		found, err = db.DropDay(ctx, day, time.Now())
@@ -55,6 +47,25 @@ func runDrop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "dropped %s (%d packets) in %s while a writer stored %d/s in batches of %d: %s\n",
 		day.Format(time.DateOnly), *n, m.took.Round(time.Millisecond), *rate, *batch, m)
 	return nil
+}
+
+// seededPastDay opens and migrates the database at dsn and fills the UTC
+// day ago days before today with n packets (seedDay), after dropping what
+// an earlier run left in it; now is when it started.
+func seededPastDay(ctx context.Context, dsn string, ago, n, batch int, stdout, stderr io.Writer) (db *store.DB, now, day time.Time, err error) {
+	if db, err = openMigrated(ctx, dsn, stderr); err != nil {
+		return nil, now, day, err
+	}
+	now = time.Now().UTC()
+	day = now.Truncate(24*time.Hour).AddDate(0, 0, -ago)
+	if _, err = db.DropDay(ctx, day, now); err == nil {
+		err = seedDay(ctx, db, day, n, batch, stdout)
+	}
+	if err != nil {
+		db.Close()
+		return nil, now, day, err
+	}
+	return db, now, day, nil
 }
 
 // seedDay writes n packets of realistic traffic into day, spread over most
