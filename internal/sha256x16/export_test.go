@@ -1,0 +1,3 @@
+package sha256x16
+
+func setAVX512(on bool) { useAVX512 = on }
