@@ -117,9 +117,15 @@ func (d *blockDecoder) imageColumns(t []byte) error {
 			if len(t)-off < w {
 				return errBadBlock
 			}
+			// The server's little-endian, as the binary output's big-endian.
 			v = d.fixed[i][:w]
-			for j := range w { // the server's little-endian, as the binary output's big-endian
-				v[j] = t[off+w-1-j]
+			switch w {
+			case 8:
+				binary.BigEndian.PutUint64(v, binary.LittleEndian.Uint64(t[off:]))
+			case 4:
+				binary.BigEndian.PutUint32(v, binary.LittleEndian.Uint32(t[off:]))
+			default:
+				binary.BigEndian.PutUint16(v, binary.LittleEndian.Uint16(t[off:]))
 			}
 			off += w
 		default: // text, bytea, inet: varlena

@@ -229,9 +229,12 @@ func FuzzBlockImage(f *testing.F) {
 			}
 			return
 		}
-		var dg digester
+		var leaves leafHasher
 		for i := range got {
-			dg.digest(&got[i])
+			leaves.add(&got[i])
+		}
+		if h := leaves.sum(nil); len(h) != len(got) {
+			t.Fatalf("%d leaves of %d packets", len(h), len(got))
 		}
 	})
 }
@@ -257,11 +260,12 @@ func BenchmarkImageDigest(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			var (
-				d   blockDecoder
-				dg  digester
-				p   hepvault.Packet
-				n   int
-				sum byte
+				d      blockDecoder
+				leaves leafHasher
+				hs     []Hash
+				p      hepvault.Packet
+				n      int
+				sum    byte
 			)
 			b.ReportAllocs()
 			for n < b.N {
@@ -274,10 +278,12 @@ func BenchmarkImageDigest(b *testing.B) {
 							b.Fatal(err)
 						}
 						if hash {
-							h := dg.digest(&p)
-							sum += h[0]
+							leaves.add(&p)
 						}
 						n++
+					}
+					if hs = leaves.sum(hs[:0]); len(hs) > 0 {
+						sum += hs[0][0]
 					}
 				}
 			}

@@ -37,9 +37,10 @@ const BlockChecksumSQL = blockChecksumSQL
 func DigestBlocks(pkts []hepvault.Packet) func() int {
 	blocks := encodeBlocks(pkts)
 	var (
-		dec blockDecoder
-		dg  digester
-		p   hepvault.Packet
+		dec    blockDecoder
+		leaves leafHasher
+		hs     []Hash
+		p      hepvault.Packet
 	)
 	return func() int {
 		n := 0
@@ -51,9 +52,10 @@ func DigestBlocks(pkts []hepvault.Packet) func() int {
 				if err := dec.next(&p); err != nil {
 					panic(err)
 				}
-				dg.digest(&p)
+				leaves.add(&p)
 				n++
 			}
+			hs = leaves.sum(hs[:0])
 		}
 		return n
 	}

@@ -400,9 +400,9 @@ func readDayRange(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncover
 		sql = `SELECT first_at, first_id, format, packets_image(packets) FROM (` + sql + ` OFFSET 0) b`
 	}
 	var (
-		dec blockDecoder
-		dg  digester
-		b   dayBlock
+		dec    blockDecoder
+		leaves leafHasher
+		b      dayBlock
 	)
 	return each(ctx, conn, sql, &p, func(v [][]byte) error {
 		at, ok := fromPGTime(v[0])
@@ -427,8 +427,9 @@ func readDayRange(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncover
 			if err := dec.next(p); err != nil {
 				return fmt.Errorf("block (%s, %d): %w", at.Format(time.RFC3339Nano), b.key.id, err)
 			}
-			b.leaves = append(b.leaves, dg.digest(p))
+			leaves.add(p)
 		}
+		b.leaves = leaves.sum(b.leaves)
 		return fn(&b)
 	})
 }

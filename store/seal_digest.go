@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hepvault/hepvault"
+	"github.com/hepvault/hepvault/internal/sha256x16"
 )
 
 // A seal proves a day's packets by the hash of each packet's stored fields
@@ -188,17 +189,26 @@ func LeafHash(canonical []byte) Hash {
 // PacketDigest is the leaf of p in its day's tree: the hash of its stored
 // fields' canonical encoding. Seals, verify and exports all use it.
 func PacketDigest(p *hepvault.Packet) Hash {
-	var d digester
-	return d.digest(p)
+	return LeafHash(AppendCanonical(nil, p))
 }
 
-// digester computes PacketDigest reusing one buffer: the sealing and
-// verifying of a day call it for every packet.
-type digester struct{ buf []byte }
+// leafHasher computes the PacketDigest of many packets at once: sealing
+// and verifying a day hash a block's packets together (sha256x16 says why).
+type leafHasher struct{ b sha256x16.Batch }
 
-func (d *digester) digest(p *hepvault.Packet) Hash {
-	d.buf = AppendCanonical(append(d.buf[:0], leafPrefix), p)
-	return sha256.Sum256(d.buf)
+// add appends p's leaf to those sum computes.
+func (h *leafHasher) add(p *hepvault.Packet) {
+	h.b.Begin()
+	h.b.Buf = AppendCanonical(append(h.b.Buf, leafPrefix), p)
+	h.b.End()
+}
+
+// sum appends the leaves of the packets added since the last sum to dst,
+// in the order added.
+func (h *leafHasher) sum(dst []Hash) []Hash {
+	dst = h.b.Sum(dst)
+	h.b.Reset()
+	return dst
 }
 
 // nodeHash is an inner node: SHA-256(0x01 || left || right).

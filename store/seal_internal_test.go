@@ -99,6 +99,16 @@ func TestMerkleRoot_Vectors(t *testing.T) {
 	f(8, "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328")
 }
 
+// A tree hashed a level at a time is RFC 6962's, at every size.
+func TestMerkleRoot_ByLevels(t *testing.T) {
+	leaves := leavesOf(1100)
+	for n := 2; n <= len(leaves); n += 1 + n/40 {
+		if got, want := merkleRootByLevels(leaves[:n]), merkleRootSplit(leaves[:n]); got != want {
+			t.Fatalf("n=%d: by levels %x, by RFC 6962's split %x", n, got, want)
+		}
+	}
+}
+
 // The streaming root, the recursive one and the prover's agree, and every
 // proof checks, across the prover's run boundaries; a proof does not check
 // for another leaf, index or size.

@@ -4,6 +4,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"math/bits"
+	"sync"
+
+	"github.com/hepvault/hepvault/internal/sha256x16"
 )
 
 // A seal's root is the Merkle Tree Hash of RFC 6962 §2.1 (RFC 9162 §2.1.1)
@@ -53,6 +56,14 @@ func splitPoint(n int) int { return 1 << (bits.Len(uint(n-1)) - 1) }
 
 // merkleRoot is MTH(leaves).
 func merkleRoot(leaves []Hash) Hash {
+	if len(leaves) >= 32 {
+		return merkleRootByLevels(leaves)
+	}
+	return merkleRootSplit(leaves)
+}
+
+// merkleRootSplit is MTH(leaves) as RFC 6962 defines it.
+func merkleRootSplit(leaves []Hash) Hash {
 	switch len(leaves) {
 	case 0:
 		return emptyRoot
@@ -60,8 +71,41 @@ func merkleRoot(leaves []Hash) Hash {
 		return leaves[0]
 	}
 	k := splitPoint(len(leaves))
-	l, r := merkleRoot(leaves[:k]), merkleRoot(leaves[k:])
+	l, r := merkleRootSplit(leaves[:k]), merkleRootSplit(leaves[k:])
 	return nodeHash(&l, &r)
+}
+
+// nodeLevels is the memory merkleRootByLevels reuses.
+var nodeLevels = sync.Pool{New: func() any { return new(nodeLevel) }}
+
+type nodeLevel struct {
+	b     sha256x16.Batch
+	level []Hash
+}
+
+// merkleRootByLevels is MTH(leaves) (len(leaves) > 1) a level at a time,
+// each level's nodes hashed together (sha256x16): pairing neighbours from
+// the left and carrying an odd last node up as it is makes RFC 6962's
+// tree, whose left subtree is always the perfect one.
+func merkleRootByLevels(leaves []Hash) Hash {
+	nl := nodeLevels.Get().(*nodeLevel)
+	defer nodeLevels.Put(nl)
+	level := append(nl.level[:0], leaves...)
+	for len(level) > 1 {
+		nl.b.Reset()
+		for i := 0; i+1 < len(level); i += 2 {
+			nl.b.Begin()
+			nl.b.Buf = append(append(append(nl.b.Buf, nodePrefix), level[i][:]...), level[i+1][:]...)
+			nl.b.End()
+		}
+		carried, odd := level[len(level)-1], len(level)%2 == 1
+		level = nl.b.Sum(level[:0]) // the level's hashes are in the batch already
+		if odd {
+			level = append(level, carried)
+		}
+	}
+	nl.level = level
+	return level[0]
 }
 
 // auditPath is PATH(m, leaves) of RFC 6962 §2.1.1, from the leaf up.
