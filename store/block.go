@@ -363,65 +363,42 @@ func (d *blockDecoder) more() bool {
 // next decodes the next packet into p, its strings and Raw aliasing the
 // block.
 func (d *blockDecoder) next(p *hepvault.Packet) error {
+	if err := d.split(); err != nil {
+		return err
+	}
+	return d.packet(p)
+}
+
+// split splits the next packet into d.cols.
+func (d *blockDecoder) split() error {
 	if d.inImage {
 		t, err := d.image.next()
 		if err != nil {
 			return err
 		}
-		if err := d.imageColumns(t); err != nil {
-			return err
-		}
-	} else {
-		rec, null, err := d.packets.next()
-		if err != nil || null {
-			return errBadBlock
-		}
-		if err := d.columns(rec); err != nil {
-			return err
-		}
+		return d.imageColumns(t)
 	}
+	rec, null, err := d.packets.next()
+	if err != nil || null {
+		return errBadBlock
+	}
+	return d.columns(rec)
+}
+
+// packet builds the packet split has split. What it accepts of each column
+// (micro, num, inet, str) appendCanonical accepts too, so that a packet's
+// leaf is the same whichever way it is computed.
+func (d *blockDecoder) packet(p *hepvault.Packet) error {
 	*p = hepvault.Packet{Raw: d.cols[colRaw]}
 	ok := true
 	tm := func(i int) time.Time {
-		if d.null[i] {
-			return time.Time{}
+		if us, null := d.micro(i, &ok); !null {
+			return time.UnixMicro(us).UTC()
 		}
-		ok = ok && len(d.cols[i]) == 8
-		if !ok {
-			return time.Time{}
-		}
-		return time.UnixMicro(int64(binary.BigEndian.Uint64(d.cols[i])) + pgEpoch).UTC()
+		return time.Time{}
 	}
-	// num reads an integer column of its type's width, within [0, max]:
-	// what the encoder writes. Anything else is a damaged block (or a row
-	// written by other hands), which must not read back as a value that
-	// turns into another when written again.
-	num := func(i int, lo, hi int64) int64 {
-		v := d.cols[i]
-		var n int64
-		switch oid := metaColumns[i].oid; {
-		case d.null[i]:
-			return 0
-		case oid == oidInt8 && len(v) == 8:
-			n = int64(binary.BigEndian.Uint64(v))
-		case oid == oidInt4 && len(v) == 4:
-			n = int64(int32(binary.BigEndian.Uint32(v)))
-		case oid == oidInt2 && len(v) == 2:
-			n = int64(int16(binary.BigEndian.Uint16(v)))
-		default:
-			ok = false
-		}
-		if n < lo || n > hi {
-			ok = false
-		}
-		return n
-	}
-	str := func(i int) string {
-		if d.null[i] || len(d.cols[i]) == 0 {
-			return ""
-		}
-		return unsafe.String(&d.cols[i][0], len(d.cols[i]))
-	}
+	num := func(i int, lo, hi int64) int64 { return d.num(i, lo, hi, &ok) }
+	str := d.str
 	const u8, u16, u32 = math.MaxUint8, math.MaxUint16, math.MaxUint32
 	p.CapturedAt, p.ID, p.ReceivedAt = tm(colCapturedAt), num(colID, math.MinInt64, math.MaxInt64), tm(colReceivedAt)
 	p.CaptureID = uint32(num(colCaptureID, 0, u32))
@@ -446,6 +423,52 @@ func (d *blockDecoder) next(p *hepvault.Packet) error {
 		p.Raw = []byte{}
 	}
 	return nil
+}
+
+// micro reads a timestamptz column as microseconds since 1970; null when
+// it is NULL (the zero time.Time).
+func (d *blockDecoder) micro(i int, ok *bool) (us int64, null bool) {
+	if d.null[i] {
+		return 0, true
+	}
+	if len(d.cols[i]) != 8 {
+		*ok = false
+		return 0, true
+	}
+	return int64(binary.BigEndian.Uint64(d.cols[i])) + pgEpoch, false
+}
+
+// num reads an integer column of its type's width, within [lo, hi]: what
+// the encoder writes. Anything else is a damaged block (or a row written by
+// other hands), which must not read back as a value that turns into another
+// when written again.
+func (d *blockDecoder) num(i int, lo, hi int64, ok *bool) int64 {
+	v := d.cols[i]
+	var n int64
+	switch oid := metaColumns[i].oid; {
+	case d.null[i]:
+		return 0
+	case oid == oidInt8 && len(v) == 8:
+		n = int64(binary.BigEndian.Uint64(v))
+	case oid == oidInt4 && len(v) == 4:
+		n = int64(int32(binary.BigEndian.Uint32(v)))
+	case oid == oidInt2 && len(v) == 2:
+		n = int64(int16(binary.BigEndian.Uint16(v)))
+	default:
+		*ok = false
+	}
+	if n < lo || n > hi {
+		*ok = false
+	}
+	return n
+}
+
+// str reads a text column, aliasing the block.
+func (d *blockDecoder) str(i int) string {
+	if d.null[i] || len(d.cols[i]) == 0 {
+		return ""
+	}
+	return unsafe.String(&d.cols[i][0], len(d.cols[i]))
 }
 
 // columns splits one packet_v1 value into d.cols. A value written before

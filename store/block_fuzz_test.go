@@ -58,6 +58,7 @@ func FuzzBlockDecode(f *testing.F) {
 // same once written again.
 func checkDecoded(t *testing.T, format int16, packets []byte) {
 	t.Helper()
+	checkCanonicalOfColumns(t, func(d *blockDecoder) error { return d.reset(format, packets) })
 	got, err := decodeAll(format, packets)
 	if err != nil {
 		if !errors.Is(err, errBadBlock) {

@@ -222,6 +222,9 @@ func FuzzBlockImage(f *testing.F) {
 	f.Add([]byte{})
 	f.Add(make([]byte, 64))
 	f.Fuzz(func(t *testing.T, image []byte) {
+		if len(image) >= 12 {
+			checkCanonicalOfColumns(t, func(d *blockDecoder) error { return d.resetImage(currentFormat, image, le32(image[8:])) })
+		}
 		got, err := decodeImage(currentFormat, image)
 		if err != nil {
 			if !errors.Is(err, errBadBlock) {
@@ -239,10 +242,8 @@ func FuzzBlockImage(f *testing.F) {
 	})
 }
 
-// BenchmarkImageDigest: what sealing and verify do in Go for each packet
-// read through its block's image: split the heap tuple, build the packet
-// (decode), then hash its canonical encoding (digest). The golden images:
-// real SIP.
+// BenchmarkImageDigest: what sealing, verify and exports do in Go for each
+// packet read through its block's image. The golden images: real SIP.
 func BenchmarkImageDigest(b *testing.B) {
 	data, err := os.ReadFile(imageGolden)
 	if err != nil {
@@ -253,12 +254,10 @@ func BenchmarkImageDigest(b *testing.B) {
 		b.Fatal(err)
 	}
 	oid := le32(images[0][8:])
-	for _, hash := range []bool{false, true} {
-		name := "decode"
-		if hash {
-			name = "digest"
-		}
-		b.Run(name, func(b *testing.B) {
+	// decode: the packets built; packets: built, then hashed (exports);
+	// columns: hashed from their columns (sealing, verify).
+	for _, mode := range []string{"decode", "packets", "columns"} {
+		b.Run(mode, func(b *testing.B) {
 			var (
 				d      blockDecoder
 				leaves leafHasher
@@ -274,11 +273,19 @@ func BenchmarkImageDigest(b *testing.B) {
 						b.Fatal(err)
 					}
 					for d.more() {
-						if err := d.next(&p); err != nil {
-							b.Fatal(err)
+						var err error
+						switch mode {
+						case "columns":
+							if err = d.split(); err == nil {
+								_, _, err = leaves.addColumns(&d)
+							}
+						default:
+							if err = d.next(&p); err == nil && mode == "packets" {
+								leaves.add(&p)
+							}
 						}
-						if hash {
-							leaves.add(&p)
+						if err != nil {
+							b.Fatal(err)
 						}
 						n++
 					}

@@ -365,7 +365,9 @@ func (db *DB) sealPlan(ctx context.Context, tx pgx.Tx, d time.Time, n int, plan 
 // the row, valid during the call) and their leaves.
 type dayBlock struct {
 	key    blockKey
-	pkts   []hepvault.Packet
+	pkts   []hepvault.Packet // only when read with packets
+	ids    []int64           // each packet's id
+	first  time.Time         // the first packet's capture time
 	leaves []Hash
 }
 
@@ -374,13 +376,17 @@ type dayBlock struct {
 // OID blockImageOID gives), through the blocks' images. Sealing, verify
 // and exports all read a day through it (readSlices splits a day into
 // ranges of it).
-func readDay(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncovered bool, image uint32, fn func(*dayBlock) error) error {
-	return readDayRange(ctx, conn, d, uncovered, image, nil, nil, fn)
+// Only with packets are the blocks' packets built (dayBlock.pkts): sealing
+// and verify need their leaves, ids and first time, which are made from
+// each packet's columns.
+func readDay(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncovered bool, image uint32, packets bool, fn func(*dayBlock) error) error {
+	return readDayRange(ctx, conn, d, uncovered, image, nil, nil, packets, fn)
 }
 
 // readDayRange is readDay from block lo to block hi, inclusive (nil: the
 // day's first, its last).
-func readDayRange(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncovered bool, image uint32, lo, hi *blockKey, fn func(*dayBlock) error) error {
+func readDayRange(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncovered bool, image uint32, lo, hi *blockKey, packets bool,
+	fn func(*dayBlock) error) error {
 	var p params
 	sql := `SELECT b.first_at, b.first_id, b.format, b.packets FROM packet_blocks b
 		WHERE b.first_at >= ` + p.time(d) + ` AND b.first_at < ` + p.time(d.Add(day))
@@ -420,14 +426,29 @@ func readDayRange(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncover
 		if err != nil {
 			return fmt.Errorf("block (%s, %d): %w", at.Format(time.RFC3339Nano), b.key.id, err)
 		}
-		b.pkts, b.leaves = b.pkts[:0], b.leaves[:0]
+		b.pkts, b.ids, b.leaves = b.pkts[:0], b.ids[:0], b.leaves[:0]
 		for dec.more() {
-			b.pkts = append(b.pkts, hepvault.Packet{})
-			p := &b.pkts[len(b.pkts)-1]
-			if err := dec.next(p); err != nil {
+			var (
+				id, us int64
+				err    error
+			)
+			if packets {
+				b.pkts = append(b.pkts, hepvault.Packet{})
+				p := &b.pkts[len(b.pkts)-1]
+				if err = dec.next(p); err == nil {
+					leaves.add(p)
+					id, us = p.ID, p.CapturedAt.UnixMicro()
+				}
+			} else if err = dec.split(); err == nil {
+				id, us, err = leaves.addColumns(&dec)
+			}
+			if err != nil {
 				return fmt.Errorf("block (%s, %d): %w", at.Format(time.RFC3339Nano), b.key.id, err)
 			}
-			leaves.add(p)
+			if len(b.ids) == 0 {
+				b.first = time.UnixMicro(us).UTC()
+			}
+			b.ids = append(b.ids, id)
 		}
 		b.leaves = leaves.sum(b.leaves)
 		return fn(&b)

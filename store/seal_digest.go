@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 
@@ -105,6 +106,77 @@ func AppendCanonical(b []byte, p *hepvault.Packet) []byte {
 	return append(b, p.Raw...)
 }
 
+// appendCanonical appends the canonical encoding of the packet d has just
+// split (blockDecoder.split), as AppendCanonical writes that of the packet
+// d.packet builds, without building it: sealing and verify need only the
+// leaf. It returns the packet's id and capture time (microseconds).
+// TestCanonicalOfColumns holds the two to the same bytes.
+func (d *blockDecoder) appendCanonical(b []byte) (out []byte, id, capturedAt int64, err error) {
+	ok := true
+	str := func(i int) {
+		v := d.cols[i]
+		if d.null[i] {
+			v = nil
+		}
+		b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
+		b = append(b, v...)
+	}
+	tm := func(i int) int64 {
+		if us, null := d.micro(i, &ok); !null {
+			return us
+		}
+		return zeroTimeMicro
+	}
+	addr := func(i int) {
+		a := d.inet(i, &ok)
+		switch {
+		case !a.IsValid():
+			b = append(b, 0)
+		case a.Is4():
+			a4 := a.As4()
+			b = append(append(b, 4), a4[:]...)
+		default:
+			a16 := a.As16()
+			b = append(append(b, 16), a16[:]...)
+		}
+	}
+	const u8, u16, u32 = math.MaxUint8, math.MaxUint16, math.MaxUint32
+	id = d.num(colID, math.MinInt64, math.MaxInt64, &ok)
+	capturedAt = tm(colCapturedAt)
+	b = append(b, canonicalVersion)
+	b = binary.BigEndian.AppendUint64(b, uint64(id))
+	b = binary.BigEndian.AppendUint64(b, uint64(capturedAt))
+	b = binary.BigEndian.AppendUint64(b, uint64(tm(colReceivedAt)))
+	b = binary.BigEndian.AppendUint32(b, uint32(d.num(colCaptureID, 0, u32, &ok)))
+	b = append(b, uint8(d.num(colHEPVersion, 0, u8, &ok)), uint8(d.num(colProtoType, 0, u8, &ok)))
+	str(colCorrelationID)
+	str(colCorrelationHeader)
+	addr(colSrcIP)
+	b = binary.BigEndian.AppendUint16(b, uint16(d.num(colSrcPort, 0, u16, &ok)))
+	addr(colDstIP)
+	b = binary.BigEndian.AppendUint16(b, uint16(d.num(colDstPort, 0, u16, &ok)))
+	b = append(b, uint8(d.num(colTransport, 0, u8, &ok)), uint8(d.num(colKind, 0, u8, &ok)))
+	str(colInvalidReason)
+	str(colMethod)
+	str(colRequestURI)
+	b = binary.BigEndian.AppendUint32(b, uint32(int32(d.num(colStatusCode, math.MinInt16, math.MaxInt16, &ok))))
+	str(colReason)
+	str(colCallID)
+	b = binary.BigEndian.AppendUint32(b, uint32(d.num(colCSeq, 0, u32, &ok)))
+	for _, i := range [...]int{colCSeqMethod, colFromURI, colFromTag, colToURI, colToTag, colFromUser, colToUser,
+		colRURIUser, colPAIUser, colViaBranch, colUserAgent, colContact, colContentType, colRaw} {
+		str(i)
+	}
+	if !ok {
+		return b, 0, 0, errBadBlock
+	}
+	return b, id, capturedAt, nil
+}
+
+// zeroTimeMicro is what a NULL time is in the canonical encoding: the
+// zero time.Time's UnixMicro.
+var zeroTimeMicro = time.Time{}.UnixMicro()
+
 // ErrBadCanonical: bytes that are not a canonical packet encoding.
 var ErrBadCanonical = errors.New("store: not a canonical packet encoding")
 
@@ -201,6 +273,15 @@ func (h *leafHasher) add(p *hepvault.Packet) {
 	h.b.Begin()
 	h.b.Buf = AppendCanonical(append(h.b.Buf, leafPrefix), p)
 	h.b.End()
+}
+
+// addColumns appends the leaf of the packet dec has just split; it returns
+// the packet's id and capture time (microseconds).
+func (h *leafHasher) addColumns(dec *blockDecoder) (id, capturedAt int64, err error) {
+	h.b.Begin()
+	h.b.Buf, id, capturedAt, err = dec.appendCanonical(append(h.b.Buf, leafPrefix))
+	h.b.End()
+	return id, capturedAt, err
 }
 
 // sum appends the leaves of the packets added since the last sum to dst,

@@ -99,7 +99,7 @@ func (db *DB) proveDay(ctx context.Context, conn *pgx.Conn, d time.Time, keys ma
 	if err != nil {
 		return interpretError("prove", err)
 	}
-	err = readDay(ctx, conn.PgConn(), d, false, image, func(b *dayBlock) error {
+	err = readDay(ctx, conn.PgConn(), d, false, image, true, func(b *dayBlock) error {
 		n, ok := covered[b.key]
 		pr := provers[n]
 		if ok && pr == nil {

@@ -123,7 +123,7 @@ func (db *DB) readSlice(ctx context.Context, snapshot string, d time.Time, uncov
 		}
 		lo, hi := plan[0].key, plan[len(plan)-1].key
 		next := 0
-		return readDayRange(ctx, tx.Conn().PgConn(), d, uncovered, image, &lo, &hi, func(b *dayBlock) error {
+		return readDayRange(ctx, tx.Conn().PgConn(), d, uncovered, image, &lo, &hi, false, func(b *dayBlock) error {
 			if next >= len(plan) || plan[next].key != b.key {
 				return fmt.Errorf("%w: block (%s, %d) read out of the plan of %s", errBadBlock,
 					b.key.at.Format(time.RFC3339Nano), b.key.id, d.Format(time.DateOnly))

@@ -261,16 +261,16 @@ func (db *DB) verifyDay(ctx context.Context, conn *pgx.Conn, d time.Time, part b
 	}
 	err = db.readSlices(ctx, snap, d, false, plan, cut, func(i, _ int, b *dayBlock) error {
 		st := &states[i]
-		st.packets += int64(len(b.pkts))
+		st.packets += int64(len(b.ids))
 		cb, ok := covered[b.key]
 		if !ok {
 			if !sealed {
-				st.free += len(b.pkts)
+				st.free += len(b.ids)
 				return nil
 			}
 			st.unsealed = append(st.unsealed, Difference{Day: d, Addendum: -1, Kind: DiffUnsealed,
 				Detail: fmt.Sprintf("block (%s, %d): %d packets no seal covers, the first id %d captured at %s",
-					b.key.at.Format(time.RFC3339Nano), b.key.id, len(b.pkts), b.pkts[0].ID, b.pkts[0].CapturedAt.Format(time.RFC3339Nano))})
+					b.key.at.Format(time.RFC3339Nano), b.key.id, len(b.ids), b.ids[0], b.first.Format(time.RFC3339Nano))})
 			return nil
 		}
 		st.seen = append(st.seen, b.key)
@@ -279,10 +279,7 @@ func (db *DB) verifyDay(ctx context.Context, conn *pgx.Conn, d time.Time, part b
 			t.add(b.leaves[j])
 		}
 		if got := newSealBlock(b.key, cb.addendum, b.leaves); got.count != cb.count || got.digest != cb.digest {
-			c := changed{key: b.key, leaves: slices.Clone(b.leaves), ids: make([]int64, len(b.pkts))}
-			for j := range b.pkts {
-				c.ids[j] = b.pkts[j].ID
-			}
+			c := changed{key: b.key, leaves: slices.Clone(b.leaves), ids: slices.Clone(b.ids)}
 			st.mismatch = append(st.mismatch, c)
 		}
 		return nil
