@@ -337,6 +337,9 @@ func (db *DB) sealPlan(ctx context.Context, tx pgx.Tx, d time.Time, n int, plan 
 		}
 	}
 	err := db.readSlices(ctx, snap, d, true, plan, cut, func(i, at int, b *dayBlock) error {
+		if err := b.err(); err != nil {
+			return err
+		}
 		if len(b.leaves) != plan[at].count {
 			return fmt.Errorf("%w: block (%s, %d) holds %d packets; its count says %d", errBadBlock,
 				b.key.at.Format(time.RFC3339Nano), b.key.id, len(b.leaves), plan[at].count)
@@ -369,6 +372,15 @@ type dayBlock struct {
 	ids    []int64           // each packet's id
 	first  time.Time         // the first packet's capture time
 	leaves []Hash
+	bad    error // why the block could not be read: it has no packets then
+}
+
+// err is the block's read error, naming the block; nil when it was read.
+func (b *dayBlock) err() error {
+	if b.bad == nil {
+		return nil
+	}
+	return fmt.Errorf("block (%s, %d): %w", b.key.at.Format(time.RFC3339Nano), b.key.id, b.bad)
 }
 
 // readDay calls fn with each block of day d in storage order, decoded and
@@ -417,17 +429,13 @@ func readDayRange(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncover
 		}
 		b.key = blockKey{at, int64(binary.BigEndian.Uint64(v[1]))}
 		format := int16(binary.BigEndian.Uint16(v[2]))
-		var err error
+		b.pkts, b.ids, b.leaves, b.bad = b.pkts[:0], b.ids[:0], b.leaves[:0], nil
 		if image != 0 {
-			err = dec.resetImage(format, v[3], image)
+			b.bad = dec.resetImage(format, v[3], image)
 		} else {
-			err = dec.reset(format, v[3])
+			b.bad = dec.reset(format, v[3])
 		}
-		if err != nil {
-			return fmt.Errorf("block (%s, %d): %w", at.Format(time.RFC3339Nano), b.key.id, err)
-		}
-		b.pkts, b.ids, b.leaves = b.pkts[:0], b.ids[:0], b.leaves[:0]
-		for dec.more() {
+		for b.bad == nil && dec.more() {
 			var (
 				id, us int64
 				err    error
@@ -443,7 +451,8 @@ func readDayRange(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncover
 				id, us, err = leaves.addColumns(&dec)
 			}
 			if err != nil {
-				return fmt.Errorf("block (%s, %d): %w", at.Format(time.RFC3339Nano), b.key.id, err)
+				b.bad = err
+				break
 			}
 			if len(b.ids) == 0 {
 				b.first = time.UnixMicro(us).UTC()
@@ -451,6 +460,9 @@ func readDayRange(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncover
 			b.ids = append(b.ids, id)
 		}
 		b.leaves = leaves.sum(b.leaves)
+		if b.bad != nil {
+			b.pkts, b.ids, b.leaves = b.pkts[:0], b.ids[:0], b.leaves[:0]
+		}
 		return fn(&b)
 	})
 }

@@ -100,6 +100,9 @@ func (db *DB) proveDay(ctx context.Context, conn *pgx.Conn, d time.Time, keys ma
 		return interpretError("prove", err)
 	}
 	err = readDay(ctx, conn.PgConn(), d, false, image, true, func(b *dayBlock) error {
+		if err := b.err(); err != nil {
+			return err
+		}
 		n, ok := covered[b.key]
 		pr := provers[n]
 		if ok && pr == nil {

@@ -179,6 +179,27 @@ func TestVerify_Tampering(t *testing.T) {
 			exec(t, conn, `UPDATE packet_blocks SET packets[2].raw = (SELECT x FROM big) WHERE first_at = `+target)
 		})
 	}
+	// Values no encoder writes: verify names the block and goes on.
+	f("a packet made NULL", store.DiffUnreadableBlock, "block (", func(t *testing.T, conn *pgx.Conn, pkts []hepvault.Packet) {
+		exec(t, conn, `UPDATE packet_blocks SET packets[2] = NULL WHERE first_at = `+target)
+	})
+	f("a port out of its range", store.DiffUnreadableBlock, "block (", func(t *testing.T, conn *pgx.Conn, pkts []hepvault.Packet) {
+		exec(t, conn, `UPDATE packet_blocks SET packets[2].src_port = 70000 WHERE first_at = `+target)
+	})
+	t.Run("a packet made NULL/only that block", func(t *testing.T) {
+		t.Parallel()
+		db, conn, pkts := sealedStore(t, nil)
+		var n int64
+		if err := conn.QueryRow(context.Background(), `SELECT count FROM packet_blocks WHERE first_at = `+target).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		exec(t, conn, `UPDATE packet_blocks SET packets[2] = NULL WHERE first_at = `+target)
+		rep := verify(t, db, store.VerifyOptions{})
+		if len(rep.Differences) != 1 || rep.Packets != int64(len(pkts))-n {
+			t.Fatalf("unexpected report; got %d packets read and %v; want the other blocks' %d packets and the block named once",
+				rep.Packets, rep.Differences, int64(len(pkts))-n)
+		}
+	})
 	f("a method", store.DiffPacketChanged, "packet 3 of", func(t *testing.T, conn *pgx.Conn, pkts []hepvault.Packet) {
 		exec(t, conn, `UPDATE packet_blocks SET packets[3].method = 'BYE' WHERE first_at = `+target)
 	})

@@ -234,6 +234,7 @@ func (db *DB) verifyDay(ctx context.Context, conn *pgx.Conn, d time.Time, part b
 		trees    map[int]*splitTree
 		mismatch []changed
 		unsealed []Difference
+		bad      []Difference // blocks that could not be read
 		seen     []blockKey
 		packets  int64
 		free     int // packets of an unsealed day
@@ -263,6 +264,17 @@ func (db *DB) verifyDay(ctx context.Context, conn *pgx.Conn, d time.Time, part b
 		st := &states[i]
 		st.packets += int64(len(b.ids))
 		cb, ok := covered[b.key]
+		if b.bad != nil {
+			// Named, and the rest of the day still verified. Its seal's
+			// tree lacks its leaves, and the difference explains that.
+			addendum := -1
+			if ok {
+				addendum = cb.addendum
+				st.seen = append(st.seen, b.key)
+			}
+			st.bad = append(st.bad, Difference{Day: d, Addendum: addendum, Kind: DiffUnreadableBlock, Detail: b.err().Error()})
+			return nil
+		}
 		if !ok {
 			if !sealed {
 				st.free += len(b.ids)
@@ -288,15 +300,20 @@ func (db *DB) verifyDay(ctx context.Context, conn *pgx.Conn, d time.Time, part b
 		return err
 	}
 	var (
-		mismatch []changed
-		seen     = map[blockKey]bool{}
-		unsealed int
-		parts    = map[int][]*splitTree{}
+		mismatch  []changed
+		explained = map[int]bool{} // seals whose difference a block's explains
+		seen      = map[blockKey]bool{}
+		unsealed  int
+		parts     = map[int][]*splitTree{}
 	)
 	for i := range states {
 		st := &states[i]
 		rep.Packets += st.packets
 		rep.Differences = append(rep.Differences, st.unsealed...)
+		for _, bad := range st.bad {
+			explained[bad.Addendum] = true
+			rep.Differences = append(rep.Differences, bad)
+		}
 		mismatch = append(mismatch, st.mismatch...)
 		for _, k := range st.seen {
 			seen[k] = true
@@ -325,7 +342,6 @@ func (db *DB) verifyDay(ctx context.Context, conn *pgx.Conn, d time.Time, part b
 	if unsealed > 0 {
 		rep.Unsealed = append(rep.Unsealed, d)
 	}
-	explained := map[int]bool{}
 	var gone []*sealBlock
 	for k, cb := range covered {
 		if !seen[k] {
