@@ -149,6 +149,116 @@ func (d *blockDecoder) imageColumns(t []byte) error {
 	return nil
 }
 
+// imageCanonical appends the canonical encoding of the packet whose heap
+// tuple is t, in one pass over its columns (the encoding holds them in
+// their order): what imageColumns then appendCanonical give, without
+// splitting the tuple first. It returns the packet's id and capture time.
+func imageCanonical(t, b []byte) (out []byte, id, capturedAt int64, err error) {
+	natts := int(binary.LittleEndian.Uint16(t[18:]) & 0x07ff) // HEAP_NATTS_MASK
+	hasNull := binary.LittleEndian.Uint16(t[20:])&0x0001 != 0 // HEAP_HASNULL
+	off := int(t[22])                                         // t_hoff
+	if off < tupleHeader || off > len(t) || hasNull && off < tupleHeader+(natts+7)/8 {
+		return b, 0, 0, errBadBlock
+	}
+	bitmap := t[tupleHeader:off]
+	b = append(b, canonicalVersion)
+	for i := range canonicalColumns {
+		c := &canonicalColumns[i]
+		null := i >= natts || hasNull && bitmap[i>>3]&(1<<(i&7)) == 0
+		switch c.kind {
+		case canonTime, canonInt:
+			var n int64
+			if !null {
+				w := imageWidths[i]
+				off = align(off, w)
+				if len(t)-off < w {
+					return b, 0, 0, errBadBlock
+				}
+				switch w {
+				case 8:
+					n = int64(binary.LittleEndian.Uint64(t[off:]))
+				case 4:
+					n = int64(int32(binary.LittleEndian.Uint32(t[off:])))
+				default:
+					n = int64(int16(binary.LittleEndian.Uint16(t[off:])))
+				}
+				off += w
+			}
+			if c.kind == canonTime {
+				if n += pgEpoch; null {
+					n = zeroTimeMicro
+				}
+				if i == colCapturedAt {
+					capturedAt = n
+				}
+				b = binary.BigEndian.AppendUint64(b, uint64(n))
+				continue
+			}
+			if n < c.lo || n > c.hi {
+				return b, 0, 0, errBadBlock
+			}
+			if i == colID {
+				id = n
+			}
+			b = appendInt(b, n, c.size)
+		case canonInet:
+			if null {
+				b = append(b, 0)
+				continue
+			}
+			v, err := imageVarlena(t, &off)
+			if err != nil {
+				return b, 0, 0, err
+			}
+			// inet_struct: family (2: IPv4, 3: IPv6), bits, the address.
+			switch {
+			case len(v) == 2+4 && v[0] == 2:
+				b = append(append(b, 4), v[2:]...)
+			case len(v) == 2+16 && v[0] == 3:
+				b = append(append(b, 16), v[2:]...)
+			default:
+				return b, 0, 0, errBadBlock
+			}
+		default:
+			var v []byte
+			switch {
+			case null:
+			case off < len(t) && t[off]&1 == 1 && t[off] != 1:
+				// A short value (a one-byte header), most of them: what
+				// imageVarlena reads, without the call.
+				end := off + int(t[off]>>1)
+				if end > len(t) {
+					return b, 0, 0, errBadBlock
+				}
+				v, off = t[off+1:end], end
+			default:
+				if v, err = imageVarlena(t, &off); err != nil {
+					return b, 0, 0, err
+				}
+			}
+			b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
+			b = append(b, v...)
+		}
+	}
+	return b, id, capturedAt, nil
+}
+
+// nextCanonical appends the canonical encoding of the next packet, as
+// appendCanonical does after split; it returns its id and capture time.
+func (d *blockDecoder) nextCanonical(b []byte) (out []byte, id, capturedAt int64, err error) {
+	if d.inImage {
+		t, err := d.image.next()
+		if err != nil {
+			return b, 0, 0, err
+		}
+		return imageCanonical(t, b)
+	}
+	if err := d.split(); err != nil {
+		return b, 0, 0, err
+	}
+	return d.appendCanonical(b)
+}
+
 // imageWidths is each column's width in a heap tuple, its alignment too;
 // 0 for a varlena.
 var imageWidths = func() (w [numMetaColumns]int) {

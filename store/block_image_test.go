@@ -276,9 +276,7 @@ func BenchmarkImageDigest(b *testing.B) {
 						var err error
 						switch mode {
 						case "columns":
-							if err = d.split(); err == nil {
-								_, _, err = leaves.addColumns(&d)
-							}
+							_, _, err = leaves.addNext(&d)
 						default:
 							if err = d.next(&p); err == nil && mode == "packets" {
 								leaves.add(&p)

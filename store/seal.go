@@ -447,8 +447,8 @@ func readDayRange(ctx context.Context, conn *pgconn.PgConn, d time.Time, uncover
 					leaves.add(p)
 					id, us = p.ID, p.CapturedAt.UnixMicro()
 				}
-			} else if err = dec.split(); err == nil {
-				id, us, err = leaves.addColumns(&dec)
+			} else {
+				id, us, err = leaves.addNext(&dec)
 			}
 			if err != nil {
 				b.bad = err

@@ -17,15 +17,17 @@ import (
 // (PacketDigest), not of the bytes PostgreSQL holds: a new block format, a
 // dump and restore or a change of compression leaves every seal valid.
 //
-// The canonical encoding (version 1), which an auditor can rebuild:
+// The canonical encoding (version 2), which an auditor can rebuild, holds
+// the fields in the order of the type packet_v1's columns, so that it is
+// written in one pass over a packet as PostgreSQL holds it:
 //
-//	0x01                         version
+//	0x02                         version
+//	captured_at                  int64 microseconds since 1970 UTC, big-endian
 //	id                           int64, big-endian
-//	captured_at, received_at     int64 microseconds since 1970 UTC, big-endian
+//	received_at                  int64 microseconds since 1970 UTC
 //	capture_id                   uint32
 //	hep_version, proto_type      uint8 each
 //	correlation_id               string
-//	correlation_header           string
 //	src_ip                       address, then src_port uint16
 //	dst_ip                       address, then dst_port uint16
 //	transport, kind              uint8 each
@@ -33,13 +35,14 @@ import (
 //	status_code                  int32 (0: none)
 //	reason, call_id              strings
 //	cseq                         uint32
-//	cseq_method, from_uri, from_tag, to_uri, to_tag, from_user, to_user,
+//	cseq_method, from_uri, from_tag, from_user, to_uri, to_tag, to_user,
 //	ruri_user, pai_user, via_branch, user_agent, contact, content_type   strings
 //	raw                          string
+//	correlation_header           string
 //
 // A string is its length as uint32 big-endian, then its bytes (absent: 0);
 // an address its length (0, 4 or 16) as one byte, then its bytes.
-const canonicalVersion = 1
+const canonicalVersion = 2
 
 // digestFields names the fields of hepvault.Packet the canonical encoding
 // holds; digestExcluded those left out on purpose, with why. A field in
@@ -79,13 +82,12 @@ func AppendCanonical(b []byte, p *hepvault.Packet) []byte {
 		b = append(append(b, byte(len(s))), s...)
 	}
 	b = append(b, canonicalVersion)
-	b = binary.BigEndian.AppendUint64(b, uint64(p.ID))
 	b = binary.BigEndian.AppendUint64(b, uint64(p.CapturedAt.UnixMicro()))
+	b = binary.BigEndian.AppendUint64(b, uint64(p.ID))
 	b = binary.BigEndian.AppendUint64(b, uint64(p.ReceivedAt.UnixMicro()))
 	b = binary.BigEndian.AppendUint32(b, p.CaptureID)
 	b = append(b, p.HEPVersion, p.ProtoType)
 	str(p.CorrelationID)
-	str(p.CorrelationHeader)
 	addr(p.SrcIP)
 	b = binary.BigEndian.AppendUint16(b, p.SrcPort)
 	addr(p.DstIP)
@@ -98,84 +100,15 @@ func AppendCanonical(b []byte, p *hepvault.Packet) []byte {
 	str(p.Reason)
 	str(p.CallID)
 	b = binary.BigEndian.AppendUint32(b, p.CSeq)
-	for _, s := range [...]string{p.CSeqMethod, p.FromURI, p.FromTag, p.ToURI, p.ToTag, p.FromUser, p.ToUser,
+	for _, s := range [...]string{p.CSeqMethod, p.FromURI, p.FromTag, p.FromUser, p.ToURI, p.ToTag, p.ToUser,
 		p.RURIUser, p.PAIUser, p.ViaBranch, p.UserAgent, p.Contact, p.ContentType} {
 		str(s)
 	}
 	b = binary.BigEndian.AppendUint32(b, uint32(len(p.Raw)))
-	return append(b, p.Raw...)
+	b = append(b, p.Raw...)
+	str(p.CorrelationHeader)
+	return b
 }
-
-// appendCanonical appends the canonical encoding of the packet d has just
-// split (blockDecoder.split), as AppendCanonical writes that of the packet
-// d.packet builds, without building it: sealing and verify need only the
-// leaf. It returns the packet's id and capture time (microseconds).
-// TestCanonicalOfColumns holds the two to the same bytes.
-func (d *blockDecoder) appendCanonical(b []byte) (out []byte, id, capturedAt int64, err error) {
-	ok := true
-	str := func(i int) {
-		v := d.cols[i]
-		if d.null[i] {
-			v = nil
-		}
-		b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
-		b = append(b, v...)
-	}
-	tm := func(i int) int64 {
-		if us, null := d.micro(i, &ok); !null {
-			return us
-		}
-		return zeroTimeMicro
-	}
-	addr := func(i int) {
-		a := d.inet(i, &ok)
-		switch {
-		case !a.IsValid():
-			b = append(b, 0)
-		case a.Is4():
-			a4 := a.As4()
-			b = append(append(b, 4), a4[:]...)
-		default:
-			a16 := a.As16()
-			b = append(append(b, 16), a16[:]...)
-		}
-	}
-	const u8, u16, u32 = math.MaxUint8, math.MaxUint16, math.MaxUint32
-	id = d.num(colID, math.MinInt64, math.MaxInt64, &ok)
-	capturedAt = tm(colCapturedAt)
-	b = append(b, canonicalVersion)
-	b = binary.BigEndian.AppendUint64(b, uint64(id))
-	b = binary.BigEndian.AppendUint64(b, uint64(capturedAt))
-	b = binary.BigEndian.AppendUint64(b, uint64(tm(colReceivedAt)))
-	b = binary.BigEndian.AppendUint32(b, uint32(d.num(colCaptureID, 0, u32, &ok)))
-	b = append(b, uint8(d.num(colHEPVersion, 0, u8, &ok)), uint8(d.num(colProtoType, 0, u8, &ok)))
-	str(colCorrelationID)
-	str(colCorrelationHeader)
-	addr(colSrcIP)
-	b = binary.BigEndian.AppendUint16(b, uint16(d.num(colSrcPort, 0, u16, &ok)))
-	addr(colDstIP)
-	b = binary.BigEndian.AppendUint16(b, uint16(d.num(colDstPort, 0, u16, &ok)))
-	b = append(b, uint8(d.num(colTransport, 0, u8, &ok)), uint8(d.num(colKind, 0, u8, &ok)))
-	str(colInvalidReason)
-	str(colMethod)
-	str(colRequestURI)
-	b = binary.BigEndian.AppendUint32(b, uint32(int32(d.num(colStatusCode, math.MinInt16, math.MaxInt16, &ok))))
-	str(colReason)
-	str(colCallID)
-	b = binary.BigEndian.AppendUint32(b, uint32(d.num(colCSeq, 0, u32, &ok)))
-	for _, i := range [...]int{colCSeqMethod, colFromURI, colFromTag, colToURI, colToTag, colFromUser, colToUser,
-		colRURIUser, colPAIUser, colViaBranch, colUserAgent, colContact, colContentType, colRaw} {
-		str(i)
-	}
-	if !ok {
-		return b, 0, 0, errBadBlock
-	}
-	return b, id, capturedAt, nil
-}
-
-// zeroTimeMicro is what a NULL time is in the canonical encoding: the
-// zero time.Time's UnixMicro.
-var zeroTimeMicro = time.Time{}.UnixMicro()
 
 // ErrBadCanonical: bytes that are not a canonical packet encoding.
 var ErrBadCanonical = errors.New("store: not a canonical packet encoding")
@@ -220,13 +153,12 @@ func DecodeCanonical(b []byte) (hepvault.Packet, error) {
 	if u8() != canonicalVersion || !ok {
 		return p, fmt.Errorf("%w: unknown version", ErrBadCanonical)
 	}
-	p.ID = int64(u64())
 	p.CapturedAt = time.UnixMicro(int64(u64())).UTC()
+	p.ID = int64(u64())
 	p.ReceivedAt = time.UnixMicro(int64(u64())).UTC()
 	p.CaptureID = u32()
 	p.HEPVersion, p.ProtoType = u8(), u8()
 	p.CorrelationID = str()
-	p.CorrelationHeader = str()
 	p.SrcIP, p.SrcPort = addr(), u16()
 	p.DstIP, p.DstPort = addr(), u16()
 	p.Transport, p.Kind = hepvault.Transport(u8()), hepvault.Kind(u8())
@@ -234,11 +166,12 @@ func DecodeCanonical(b []byte) (hepvault.Packet, error) {
 	p.StatusCode = int(int32(u32()))
 	p.Reason, p.CallID = str(), str()
 	p.CSeq = u32()
-	for _, f := range [...]*string{&p.CSeqMethod, &p.FromURI, &p.FromTag, &p.ToURI, &p.ToTag, &p.FromUser, &p.ToUser,
+	for _, f := range [...]*string{&p.CSeqMethod, &p.FromURI, &p.FromTag, &p.FromUser, &p.ToURI, &p.ToTag, &p.ToUser,
 		&p.RURIUser, &p.PAIUser, &p.ViaBranch, &p.UserAgent, &p.Contact, &p.ContentType} {
 		*f = str()
 	}
 	p.Raw = []byte(str())
+	p.CorrelationHeader = str()
 	if !ok {
 		return hepvault.Packet{}, fmt.Errorf("%w: truncated or malformed", ErrBadCanonical)
 	}
@@ -247,6 +180,118 @@ func DecodeCanonical(b []byte) (hepvault.Packet, error) {
 	}
 	return p, nil
 }
+
+// canonicalColumns says how each column of packet_v1, in order, goes into
+// the canonical encoding: a time, an integer within [lo, hi] written in
+// size bytes, an address, or a string. packet reads the same ranges, so
+// that both writers take and refuse the same packets.
+var canonicalColumns = func() (c [numMetaColumns]canonicalColumn) {
+	for i, m := range metaColumns {
+		switch m.oid {
+		case oidTimestamptz:
+			c[i].kind = canonTime
+		case oidInet:
+			c[i].kind = canonInet
+		case oidInt8, oidInt4, oidInt2:
+			c[i].kind = canonInt
+		default:
+			c[i].kind = canonText
+		}
+	}
+	ints := map[int]canonicalColumn{
+		colID:         {canonInt, math.MinInt64, math.MaxInt64, 8},
+		colCaptureID:  {canonInt, 0, math.MaxUint32, 4},
+		colHEPVersion: {canonInt, 0, math.MaxUint8, 1},
+		colProtoType:  {canonInt, 0, math.MaxUint8, 1},
+		colSrcPort:    {canonInt, 0, math.MaxUint16, 2},
+		colDstPort:    {canonInt, 0, math.MaxUint16, 2},
+		colTransport:  {canonInt, 0, math.MaxUint8, 1},
+		colKind:       {canonInt, 0, math.MaxUint8, 1},
+		colStatusCode: {canonInt, math.MinInt16, math.MaxInt16, 4},
+		colCSeq:       {canonInt, 0, math.MaxUint32, 4},
+	}
+	for i := range c {
+		if c[i].kind == canonInt {
+			c[i] = ints[i] // a new integer column without a range has size 0: TestCanonicalOfColumns fails
+		}
+	}
+	return c
+}()
+
+type canonicalColumn struct {
+	kind   uint8
+	lo, hi int64
+	size   int
+}
+
+const (
+	canonText = iota
+	canonTime
+	canonInt
+	canonInet
+)
+
+// appendCanonical appends the canonical encoding of the packet d has just
+// split (blockDecoder.split), as AppendCanonical writes that of the packet
+// d.packet builds, without building it: sealing and verify need only the
+// leaf. It returns the packet's id and capture time (microseconds).
+// TestCanonicalOfColumns holds the two to the same bytes.
+func (d *blockDecoder) appendCanonical(b []byte) (out []byte, id, capturedAt int64, err error) {
+	ok := true
+	b = append(b, canonicalVersion)
+	for i := range canonicalColumns {
+		c := &canonicalColumns[i]
+		switch c.kind {
+		case canonTime:
+			us, null := d.micro(i, &ok)
+			if null {
+				us = zeroTimeMicro
+			}
+			if i == colCapturedAt {
+				capturedAt = us
+			}
+			b = binary.BigEndian.AppendUint64(b, uint64(us))
+		case canonInt:
+			n := d.num(i, c.lo, c.hi, &ok)
+			if i == colID {
+				id = n
+			}
+			b = appendInt(b, n, c.size)
+		case canonInet:
+			a := d.inet(i, &ok)
+			s := a.AsSlice()
+			b = append(append(b, byte(len(s))), s...)
+		default:
+			v := d.cols[i]
+			if d.null[i] {
+				v = nil
+			}
+			b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
+			b = append(b, v...)
+		}
+	}
+	if !ok {
+		return b, 0, 0, errBadBlock
+	}
+	return b, id, capturedAt, nil
+}
+
+// appendInt appends n's low size bytes, big-endian.
+func appendInt(b []byte, n int64, size int) []byte {
+	switch size {
+	case 8:
+		return binary.BigEndian.AppendUint64(b, uint64(n))
+	case 4:
+		return binary.BigEndian.AppendUint32(b, uint32(n))
+	case 2:
+		return binary.BigEndian.AppendUint16(b, uint16(n))
+	}
+	return append(b, byte(n))
+}
+
+// zeroTimeMicro is what a NULL time is in the canonical encoding: the
+// zero time.Time's UnixMicro.
+var zeroTimeMicro = time.Time{}.UnixMicro()
 
 // LeafHash is the leaf of a canonical encoding: SHA-256(0x00 || canonical).
 func LeafHash(canonical []byte) Hash {
@@ -275,11 +320,11 @@ func (h *leafHasher) add(p *hepvault.Packet) {
 	h.b.End()
 }
 
-// addColumns appends the leaf of the packet dec has just split; it returns
-// the packet's id and capture time (microseconds).
-func (h *leafHasher) addColumns(dec *blockDecoder) (id, capturedAt int64, err error) {
+// addNext appends the leaf of dec's next packet, without building it; it
+// returns the packet's id and capture time (microseconds).
+func (h *leafHasher) addNext(dec *blockDecoder) (id, capturedAt int64, err error) {
 	h.b.Begin()
-	h.b.Buf, id, capturedAt, err = dec.appendCanonical(append(h.b.Buf, leafPrefix))
+	h.b.Buf, id, capturedAt, err = dec.nextCanonical(append(h.b.Buf, leafPrefix))
 	h.b.End()
 	return id, capturedAt, err
 }
