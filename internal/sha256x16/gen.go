@@ -42,6 +42,8 @@ func main() {
 		p("DATA bswap<>+%d(SB)/8, $0x0c0d0e0f08090a0b", 8*i+8)
 	}
 	p("GLOBL bswap<>(SB), RODATA|NOPTR, $64")
+	p("DATA sixtyfour<>+0(SB)/4, $64")
+	p("GLOBL sixtyfour<>(SB), RODATA|NOPTR, $4")
 	{
 		const v = "Z"
 		p("")
@@ -97,25 +99,33 @@ func main() {
 func function(p func(string, ...any), lanes int) {
 	v := "Z"
 	reg := func(i int) string { return fmt.Sprintf("%s%d", v, i) }
-	const row = 64 // bytes of a state word's lanes, of a block's offsets
+	const row = 64 // bytes of a state word's lanes
 	p("")
-	p("// func blocks%d(state *[8][16]uint32, base *byte, offs *[16]uint32, masks *uint16, n int)", lanes)
-	p("TEXT ·blocks%d(SB), NOSPLIT, $0-40", lanes)
-	p("\tMOVQ state+0(FP), DI")
+	p("// func blocks%d(l *lanes16, base *byte, n int)", lanes)
+	p("TEXT ·blocks%d(SB), NOSPLIT, $0-24", lanes)
+	p("\tMOVQ l+0(FP), DI")
 	p("\tMOVQ base+8(FP), SI")
-	p("\tMOVQ offs+16(FP), R12")
-	p("\tMOVQ masks+24(FP), R8")
-	p("\tMOVQ n+32(FP), R9")
+	p("\tMOVQ n+16(FP), R9")
 	p("\tLEAQ k256<>(SB), R10")
+	p("\tLEAQ 640(DI), R12 // l.offs")
 	p("\tVMOVDQU32 bswap<>(SB), %s", reg(13))
 	p("")
 	p("loop%d:", lanes)
 	p("\tTESTQ R9, R9")
 	p("\tJZ done%d", lanes)
-	p("\t// Each lane's next 64 bytes (offs[j][l]), made native and transposed:")
-	p("\t// a word of every lane to a register.")
+	p("\t// Lanes whose message goes on (K1) read their next block (l.at); the")
+	p("\t// others read the block of zeros (l.zero), and keep their state.")
+	p("\tVMOVDQU32 512(DI), Z14")
+	p("\tVMOVDQU32 576(DI), Z15")
+	p("\tVPCMPUD $5, Z15, Z14, K2 // at >= end")
+	p("\tKNOTW K2, K1")
+	p("\tVPADDD.BCST sixtyfour<>(SB), Z14, Z15")
+	p("\tVMOVDQU32 Z15, 512(DI)")
+	p("\tVPBLENDMD.BCST 704(DI), Z14, K2, Z14")
+	p("\tVMOVDQU32 Z14, (R12)")
+	p("\t// Each lane's 64 bytes, made native and transposed: a word of every")
+	p("\t// lane to a register.")
 	wreg := transpose(p, lanes, reg)
-	p("\tKMOVW (R8), K1")
 	for i := 0; i < 8; i++ {
 		p("\tVMOVDQU32 %d(DI), %s", row*i, reg(i))
 	}
@@ -133,8 +143,6 @@ func function(p func(string, ...any), lanes int) {
 		p("\tVPADDD %s, %s, K1, %s", reg(i), reg(8), reg(8))
 		p("\tVMOVDQU32 %s, %d(DI)", reg(8), row*i)
 	}
-	p("\tADDQ $%d, R12", row)
-	p("\tADDQ $2, R8")
 	p("\tDECQ R9")
 	p("\tJMP loop%d", lanes)
 	p("")

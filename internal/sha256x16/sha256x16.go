@@ -20,9 +20,16 @@ type Batch struct {
 	lens   []int // each message's length before padding
 	order  []int32
 	counts []int
-	state  [8][16]uint32
-	masks  []uint16
-	offs   [][16]uint32
+	lanes  lanes16
+}
+
+// lanes16 is what blocks16 reads and writes; the assembly knows its layout.
+type lanes16 struct {
+	state [8][16]uint32 // word w of lane l's state: state[w][l]
+	at    [16]uint32    // where each lane's next block is, from base
+	end   [16]uint32    // where each lane's blocks end
+	offs  [16]uint32    // the block each lane reads now (blocks16's own)
+	zero  uint32        // a block of zeros, which a lane that ended reads
 }
 
 // Reset empties b, keeping its memory.
@@ -115,34 +122,19 @@ func (b *Batch) Sum(dst [][32]byte) [][32]byte {
 			continue
 		}
 		nb := blocksOf(b.lens[group[0]]) // the longest comes first
-		b.masks = slices.Grow(b.masks[:0], nb)[:nb]
-		b.offs = slices.Grow(b.offs[:0], nb)[:nb]
-		var starts, ends [16]int // a lane's first block, and where its blocks end
+		ls := &b.lanes
+		ls.state, ls.zero = ivLanes, uint32(zero)
 		for l := range lanes {
-			starts[l], ends[l] = zero, zero
+			ls.at[l], ls.end[l] = uint32(zero), uint32(zero)
 			if l < len(group) {
 				i := group[l]
-				starts[l], ends[l] = b.starts[i], b.starts[i]+64*blocksOf(b.lens[i])
+				ls.at[l], ls.end[l] = uint32(b.starts[i]), uint32(b.starts[i]+64*blocksOf(b.lens[i]))
 			}
 		}
-		for j := range nb {
-			row, m := &b.offs[j], uint16(0)
-			for l := range lanes {
-				at := starts[l] + 64*j
-				if at < ends[l] {
-					row[l] = uint32(at)
-					m |= 1 << l
-				} else {
-					row[l] = uint32(zero)
-				}
-			}
-			b.masks[j] = m
-		}
-		b.state = ivLanes
-		blocks16(&b.state, &b.Buf[0], &b.offs[0], &b.masks[0], nb)
+		blocks16(ls, &b.Buf[0], nb)
 		for l, i := range group {
 			for w := range 8 {
-				binary.BigEndian.PutUint32(out[i][4*w:], b.state[w][l])
+				binary.BigEndian.PutUint32(out[i][4*w:], ls.state[w][l])
 			}
 		}
 	}

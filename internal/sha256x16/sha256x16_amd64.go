@@ -9,9 +9,9 @@ import "golang.org/x/sys/cpu"
 // VPSHUFB on 512 bits needs AVX512BW; the rest is AVX512F.
 var useAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW
 
-// blocks16 runs n blocks of SHA-256's compression on 16 lanes: block j of
-// lane l is the 64 bytes at base+offs[j][l], compressed into lane l's state
-// (state[w][l], word w) when bit l of masks[j] is set.
+// blocks16 runs n blocks of SHA-256's compression on 16 lanes: lane l
+// compresses the block at base+l.at[l] into its state while l.at[l] <
+// l.end[l], advancing l.at[l] by 64 each time.
 //
 //go:noescape
-func blocks16(state *[8][16]uint32, base *byte, offs *[16]uint32, masks *uint16, n int)
+func blocks16(l *lanes16, base *byte, n int)

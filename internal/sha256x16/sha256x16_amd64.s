@@ -80,6 +80,8 @@ DATA bswap<>+40(SB)/8, $0x0c0d0e0f08090a0b
 DATA bswap<>+48(SB)/8, $0x0405060700010203
 DATA bswap<>+56(SB)/8, $0x0c0d0e0f08090a0b
 GLOBL bswap<>(SB), RODATA|NOPTR, $64
+DATA sixtyfour<>+0(SB)/4, $64
+GLOBL sixtyfour<>(SB), RODATA|NOPTR, $4
 
 // ROUNDZ is one round of every lane: h += W + K + Σ1(e) + Ch(e,f,g);
 // d += h; h += Σ0(a) + Maj(a,b,c). The caller renames the registers.
@@ -118,21 +120,30 @@ GLOBL bswap<>(SB), RODATA|NOPTR, $64
 	VPTERNLOGD $0x96, Z11, Z10, Z9; \
 	VPADDD Z9, w16, w16
 
-// func blocks16(state *[8][16]uint32, base *byte, offs *[16]uint32, masks *uint16, n int)
-TEXT ·blocks16(SB), NOSPLIT, $0-40
-	MOVQ state+0(FP), DI
+// func blocks16(l *lanes16, base *byte, n int)
+TEXT ·blocks16(SB), NOSPLIT, $0-24
+	MOVQ l+0(FP), DI
 	MOVQ base+8(FP), SI
-	MOVQ offs+16(FP), R12
-	MOVQ masks+24(FP), R8
-	MOVQ n+32(FP), R9
+	MOVQ n+16(FP), R9
 	LEAQ k256<>(SB), R10
+	LEAQ 640(DI), R12 // l.offs
 	VMOVDQU32 bswap<>(SB), Z13
 
 loop16:
 	TESTQ R9, R9
 	JZ done16
-	// Each lane's next 64 bytes (offs[j][l]), made native and transposed:
-	// a word of every lane to a register.
+	// Lanes whose message goes on (K1) read their next block (l.at); the
+	// others read the block of zeros (l.zero), and keep their state.
+	VMOVDQU32 512(DI), Z14
+	VMOVDQU32 576(DI), Z15
+	VPCMPUD $5, Z15, Z14, K2 // at >= end
+	KNOTW K2, K1
+	VPADDD.BCST sixtyfour<>(SB), Z14, Z15
+	VMOVDQU32 Z15, 512(DI)
+	VPBLENDMD.BCST 704(DI), Z14, K2, Z14
+	VMOVDQU32 Z14, (R12)
+	// Each lane's 64 bytes, made native and transposed: a word of every
+	// lane to a register.
 	MOVL 0(R12), R11
 	VMOVDQU32 (SI)(R11*1), Z12
 	VPSHUFB Z13, Z12, Z12
@@ -245,7 +256,6 @@ loop16:
 	VSHUFI32X4 $0xdd, Z2, Z0, Z28
 	VSHUFI32X4 $0x88, Z4, Z1, Z29
 	VSHUFI32X4 $0xdd, Z4, Z1, Z30
-	KMOVW (R8), K1
 	VMOVDQU32 0(DI), Z0
 	VMOVDQU32 64(DI), Z1
 	VMOVDQU32 128(DI), Z2
@@ -391,8 +401,6 @@ loop16:
 	VMOVDQU32 448(DI), Z8
 	VPADDD Z7, Z8, K1, Z8
 	VMOVDQU32 Z8, 448(DI)
-	ADDQ $64, R12
-	ADDQ $2, R8
 	DECQ R9
 	JMP loop16
 
