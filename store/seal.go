@@ -256,9 +256,9 @@ func newSealBlock(key blockKey, addendum int, leaves []Hash) sealBlock {
 func (db *DB) sealDay(ctx context.Context, d time.Time, n int, now time.Time, cfg SealConfig) (Seal, bool, error) {
 	key := cfg.Key
 	var (
-		s    = Seal{Day: d, Addendum: n, SealedAt: now.UTC().Truncate(time.Microsecond)}
-		rows []sealBlock
-		ok   bool
+		s      = Seal{Day: d, Addendum: n, SealedAt: now.UTC().Truncate(time.Microsecond)}
+		blocks int
+		ok     bool
 	)
 	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, sealLock); err != nil {
@@ -271,29 +271,62 @@ func (db *DB) sealDay(ctx context.Context, d time.Time, n int, now time.Time, cf
 		if next != n {
 			return nil // sealed meanwhile
 		}
-		plan, err := listDay(ctx, tx.Conn(), d, true)
+		// A day's first seal covers all its blocks: seal_blocks is
+		// written with the seals row, so none covers one yet, and the
+		// reads need not ask.
+		uncovered := n > 0
+		plan, err := listDay(ctx, tx.Conn(), d, uncovered)
 		if err != nil {
 			return err
 		}
 		if n > 0 && len(plan) == 0 {
 			return nil
 		}
-		root, count, blocks, err := db.sealPlan(ctx, tx, d, n, plan, cfg.Readers)
-		if err != nil {
+		// The blocks' seal_blocks rows are copied as they are read: the
+		// transaction's connection is idle while other connections read.
+		var snap string
+		if err := tx.QueryRow(ctx, `SELECT pg_export_snapshot()`).Scan(&snap); err != nil {
 			return err
 		}
-		rows = blocks
-		s.Count, s.Root = int64(count), root
-		s.sign(key)
+		readCtx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var (
+			ch      = make(chan sealBlock, 64)
+			done    = make(chan struct{})
+			root    Hash
+			count   uint64
+			readErr error
+		)
+		go func() {
+			defer close(done)
+			defer close(ch)
+			root, count, readErr = db.sealPlan(readCtx, snap, d, n, uncovered, plan, cfg.Readers, func(sb sealBlock) error {
+				select {
+				case ch <- sb:
+					return nil
+				case <-readCtx.Done():
+					return readCtx.Err()
+				}
+			})
+		}()
 		_, err = tx.CopyFrom(ctx, pgx.Identifier{"seal_blocks"},
 			[]string{"first_at", "first_id", "day", "addendum", "count", "digest", "leaves"},
-			pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-				r := &rows[i]
+			pgx.CopyFromFunc(func() ([]any, error) {
+				r, ok := <-ch
+				if !ok {
+					<-done
+					return nil, readErr
+				}
+				blocks++
 				return []any{r.key.at, r.key.id, d, n, r.count, r.digest[:], r.leaves}, nil
 			}))
+		cancel()
+		<-done
 		if err != nil {
 			return err
 		}
+		s.Count, s.Root = int64(count), root
+		s.sign(key)
 		var kid *string
 		if s.KeyID != "" {
 			kid = &s.KeyID
@@ -308,27 +341,25 @@ func (db *DB) sealDay(ctx context.Context, d time.Time, n int, now time.Time, cf
 	}
 	if ok {
 		db.log.Info("sealed a day", "day", d.Format(time.DateOnly), "addendum", n, "packets", s.Count,
-			"blocks", len(rows), "signed", key != nil)
+			"blocks", blocks, "signed", key != nil)
 	}
 	return s, ok, nil
 }
 
-// sealPlan reads the blocks of plan, in slices at once in tx's snapshot,
-// and returns their tree's root and size and their seal_blocks rows.
-func (db *DB) sealPlan(ctx context.Context, tx pgx.Tx, d time.Time, n int, plan []planBlock, readers int) (Hash, uint64, []sealBlock, error) {
+// sealPlan reads the blocks of plan (with uncovered, only those no seal
+// covers), in slices at once in the snapshot snap, hands each block's
+// seal_blocks row to emit as it is read (emit is called from several
+// goroutines at once), and returns their tree's root and size.
+func (db *DB) sealPlan(ctx context.Context, snap string, d time.Time, n int, uncovered bool, plan []planBlock, readers int,
+	emit func(sealBlock) error) (Hash, uint64, error) {
 	if len(plan) == 0 {
-		return emptyRoot, 0, nil, nil
-	}
-	var snap string
-	if err := tx.QueryRow(ctx, `SELECT pg_export_snapshot()`).Scan(&snap); err != nil {
-		return Hash{}, 0, nil, err
+		return emptyRoot, 0, nil
 	}
 	if readers <= 0 {
 		readers = db.readers()
 	}
 	cut := splitPlan(plan, readers)
 	parts := make([]*splitTree, len(cut))
-	rows := make([][]sealBlock, len(cut))
 	var start uint64
 	for i, c := range cut {
 		parts[i] = &splitTree{start: start}
@@ -336,7 +367,7 @@ func (db *DB) sealPlan(ctx context.Context, tx pgx.Tx, d time.Time, n int, plan 
 			start += uint64(b.count)
 		}
 	}
-	err := db.readSlices(ctx, snap, d, true, plan, cut, func(i, at int, b *dayBlock) error {
+	err := db.readSlices(ctx, snap, d, uncovered, plan, cut, func(i, at int, b *dayBlock) error {
 		if err := b.err(); err != nil {
 			return err
 		}
@@ -347,21 +378,12 @@ func (db *DB) sealPlan(ctx context.Context, tx pgx.Tx, d time.Time, n int, plan 
 		for j := range b.leaves {
 			parts[i].add(b.leaves[j])
 		}
-		rows[i] = append(rows[i], newSealBlock(b.key, n, b.leaves))
-		return nil
+		return emit(newSealBlock(b.key, n, b.leaves)) // from each slice's goroutine
 	})
 	if err != nil {
-		return Hash{}, 0, nil, err
+		return Hash{}, 0, err
 	}
-	root, count, err := joinTrees(parts)
-	if err != nil {
-		return Hash{}, 0, nil, err
-	}
-	var all []sealBlock
-	for _, r := range rows {
-		all = append(all, r...)
-	}
-	return root, count, all, nil
+	return joinTrees(parts)
 }
 
 // dayBlock is a block of a day as readDay gives it: its packets (aliasing
