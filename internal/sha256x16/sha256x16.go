@@ -2,8 +2,8 @@
 // Sealing and verifying a day hashes each packet's ~0.8 KB canonical
 // encoding: one message at a time, even with the CPU's SHA extensions,
 // that was the largest part of the work. With AVX-512 the compression runs
-// on 16 messages in the 16 lanes of a register, about three times the
-// throughput (BenchmarkSum); without it each message goes to crypto/sha256.
+// on 16 messages in the 16 lanes of a register, 2.5 times the throughput
+// (BenchmarkSum); without it each message goes to crypto/sha256.
 package sha256x16
 
 import (
@@ -36,9 +36,6 @@ type lanes16 struct {
 func (b *Batch) Reset() {
 	b.Buf, b.starts, b.lens = b.Buf[:0], b.starts[:0], b.lens[:0]
 }
-
-// Len is the number of messages in b.
-func (b *Batch) Len() int { return len(b.starts) }
 
 // Begin starts a message at the end of Buf.
 func (b *Batch) Begin() { b.starts = append(b.starts, len(b.Buf)) }
