@@ -367,7 +367,7 @@ func (db *DB) sealPlan(ctx context.Context, snap string, d time.Time, n int, unc
 	if readers <= 0 {
 		readers = db.readers()
 	}
-	cut := splitPlan(plan, readers)
+	cut := splitPlan(plan, readers*slicesPerReader)
 	parts := make([]*splitTree, len(cut))
 	var start uint64
 	for i, c := range cut {
@@ -376,7 +376,7 @@ func (db *DB) sealPlan(ctx context.Context, snap string, d time.Time, n int, unc
 			start += uint64(b.count)
 		}
 	}
-	err := db.readSlices(ctx, snap, d, uncovered, plan, cut, func(i, at int, b *dayBlock) error {
+	err := db.readSlices(ctx, snap, d, uncovered, plan, cut, readers, func(i, at int, b *dayBlock) error {
 		if err := b.err(); err != nil {
 			return err
 		}

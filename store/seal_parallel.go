@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -77,23 +78,37 @@ func listDay(ctx context.Context, conn *pgx.Conn, d time.Time, uncovered bool) (
 	return plan, err
 }
 
-// readSlices reads the blocks of each slice of plan on a connection of its
-// own, in the snapshot given (pg_export_snapshot of the caller's
-// transaction), calling fn(slice, index in plan, block) in storage order within a slice
-// and concurrently across slices. A block read that the plan does not
-// have at that place is an error.
+// slicesPerReader: a day is cut into more slices than it has readers, each
+// reader taking the next slice when it is done with one, so that the
+// readers end together (one slice each left a core idle at the end while
+// the other finished).
+const slicesPerReader = 4
+
+// readSlices reads the blocks of each slice of plan with readers
+// connections, each taking the next slice in turn, all in the snapshot
+// given (pg_export_snapshot of the caller's transaction). It calls
+// fn(slice, index in plan, block) in storage order within a slice, from one
+// goroutine at a time for a slice and concurrently across slices. A block
+// read that the plan does not have at that place is an error.
 func (db *DB) readSlices(ctx context.Context, snapshot string, d time.Time, uncovered bool, plan []planBlock, slices []daySlice,
-	fn func(slice, at int, b *dayBlock) error) error {
+	readers int, fn func(slice, at int, b *dayBlock) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make([]error, len(slices))
-	var wg sync.WaitGroup
-	for i, s := range slices {
+	readers = max(1, min(readers, len(slices)))
+	errs := make([]error, readers)
+	var (
+		wg   sync.WaitGroup
+		next atomic.Int64
+	)
+	for r := range readers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = db.readSlice(ctx, snapshot, d, uncovered, plan[s.first:s.last+1], func(j int, b *dayBlock) error { return fn(i, s.first+j, b) })
-			if errs[i] != nil {
+			errs[r] = db.readSlicesOn(ctx, snapshot, d, uncovered, func() (int, bool) {
+				i := int(next.Add(1)) - 1
+				return i, i < len(slices)
+			}, plan, slices, fn)
+			if errs[r] != nil {
 				cancel()
 			}
 		}()
@@ -107,7 +122,10 @@ func (db *DB) readSlices(ctx context.Context, snapshot string, d time.Time, unco
 	return nil
 }
 
-func (db *DB) readSlice(ctx context.Context, snapshot string, d time.Time, uncovered bool, plan []planBlock, fn func(int, *dayBlock) error) error {
+// readSlicesOn reads the slices take hands it, one after another, on a
+// connection of its own.
+func (db *DB) readSlicesOn(ctx context.Context, snapshot string, d time.Time, uncovered bool, take func() (int, bool),
+	plan []planBlock, slices []daySlice, fn func(slice, at int, b *dayBlock) error) error {
 	c, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -121,16 +139,30 @@ func (db *DB) readSlice(ctx context.Context, snapshot string, d time.Time, uncov
 		if _, err := tx.Exec(ctx, `SET TRANSACTION SNAPSHOT '`+snapshot+`'`); err != nil {
 			return err
 		}
-		lo, hi := plan[0].key, plan[len(plan)-1].key
-		next := 0
-		return readDayRange(ctx, tx.Conn().PgConn(), d, uncovered, image, &lo, &hi, false, func(b *dayBlock) error {
-			if next >= len(plan) || plan[next].key != b.key {
-				return fmt.Errorf("%w: block (%s, %d) read out of the plan of %s", errBadBlock,
-					b.key.at.Format(time.RFC3339Nano), b.key.id, d.Format(time.DateOnly))
+		for {
+			i, ok := take()
+			if !ok {
+				return nil
 			}
-			next++
-			return fn(next-1, b)
-		})
+			s := slices[i]
+			part := plan[s.first : s.last+1]
+			lo, hi := part[0].key, part[len(part)-1].key
+			next := 0
+			err := readDayRange(ctx, tx.Conn().PgConn(), d, uncovered, image, &lo, &hi, false, func(b *dayBlock) error {
+				if next >= len(part) || part[next].key != b.key {
+					return fmt.Errorf("%w: block (%s, %d) read out of the plan of %s", errBadBlock,
+						b.key.at.Format(time.RFC3339Nano), b.key.id, d.Format(time.DateOnly))
+				}
+				next++
+				return fn(i, s.first+next-1, b)
+			})
+			if err == nil && next != len(part) {
+				err = fmt.Errorf("%w: %d blocks of a slice of %s's plan were not read", errBadBlock, len(part)-next, d.Format(time.DateOnly))
+			}
+			if err != nil {
+				return err
+			}
+		}
 	})
 }
 

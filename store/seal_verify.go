@@ -239,7 +239,7 @@ func (db *DB) verifyDay(ctx context.Context, conn *pgx.Conn, d time.Time, part b
 		packets  int64
 		free     int // packets of an unsealed day
 	}
-	cut := splitPlan(plan, db.readers())
+	cut := splitPlan(plan, db.readers()*slicesPerReader)
 	states := make([]sliceState, len(cut))
 	next := map[int]uint64{} // by seal: the leaf number the next block starts at
 	for i, c := range cut {
@@ -260,7 +260,7 @@ func (db *DB) verifyDay(ctx context.Context, conn *pgx.Conn, d time.Time, part b
 			return err
 		}
 	}
-	err = db.readSlices(ctx, snap, d, false, plan, cut, func(i, _ int, b *dayBlock) error {
+	err = db.readSlices(ctx, snap, d, false, plan, cut, db.readers(), func(i, _ int, b *dayBlock) error {
 		st := &states[i]
 		st.packets += int64(len(b.ids))
 		cb, ok := covered[b.key]
