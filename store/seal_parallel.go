@@ -92,6 +92,9 @@ const slicesPerReader = 4
 // read that the plan does not have at that place is an error.
 func (db *DB) readSlices(ctx context.Context, snapshot string, d time.Time, uncovered bool, plan []planBlock, slices []daySlice,
 	readers int, fn func(slice, at int, b *dayBlock) error) error {
+	if len(slices) == 0 {
+		return nil
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	readers = max(1, min(readers, len(slices)))
