@@ -385,9 +385,10 @@ func (d *blockDecoder) split() error {
 	return d.columns(rec)
 }
 
-// packet builds the packet split has split. What it accepts of each column
-// (micro, num, inet, str) appendCanonical accepts too, so that a packet's
-// leaf is the same whichever way it is computed.
+// packet builds the packet split has split. It reads each column as the
+// canonical encoding's writers do (micro, num within canonicalColumns'
+// range, inet, str), so that a packet's leaf is the same whichever way it
+// is computed.
 func (d *blockDecoder) packet(p *hepvault.Packet) error {
 	*p = hepvault.Packet{Raw: d.cols[colRaw]}
 	ok := true
@@ -397,19 +398,19 @@ func (d *blockDecoder) packet(p *hepvault.Packet) error {
 		}
 		return time.Time{}
 	}
-	num := func(i int, lo, hi int64) int64 { return d.num(i, lo, hi, &ok) }
+	// Each integer within the range the canonical encoding gives it.
+	num := func(i int) int64 { c := &canonicalColumns[i]; return d.num(i, c.lo, c.hi, &ok) }
 	str := d.str
-	const u8, u16, u32 = math.MaxUint8, math.MaxUint16, math.MaxUint32
-	p.CapturedAt, p.ID, p.ReceivedAt = tm(colCapturedAt), num(colID, math.MinInt64, math.MaxInt64), tm(colReceivedAt)
-	p.CaptureID = uint32(num(colCaptureID, 0, u32))
-	p.HEPVersion, p.ProtoType = uint8(num(colHEPVersion, 0, u8)), uint8(num(colProtoType, 0, u8))
+	p.CapturedAt, p.ID, p.ReceivedAt = tm(colCapturedAt), num(colID), tm(colReceivedAt)
+	p.CaptureID = uint32(num(colCaptureID))
+	p.HEPVersion, p.ProtoType = uint8(num(colHEPVersion)), uint8(num(colProtoType))
 	p.CorrelationID = str(colCorrelationID)
-	p.SrcIP, p.SrcPort = d.inet(colSrcIP, &ok), uint16(num(colSrcPort, 0, u16))
-	p.DstIP, p.DstPort = d.inet(colDstIP, &ok), uint16(num(colDstPort, 0, u16))
-	p.Transport, p.Kind = hepvault.Transport(num(colTransport, 0, u8)), hepvault.Kind(num(colKind, 0, u8))
+	p.SrcIP, p.SrcPort = d.inet(colSrcIP, &ok), uint16(num(colSrcPort))
+	p.DstIP, p.DstPort = d.inet(colDstIP, &ok), uint16(num(colDstPort))
+	p.Transport, p.Kind = hepvault.Transport(num(colTransport)), hepvault.Kind(num(colKind))
 	p.InvalidReason, p.Method, p.RequestURI = str(colInvalidReason), str(colMethod), str(colRequestURI)
-	p.StatusCode, p.Reason = int(num(colStatusCode, math.MinInt16, math.MaxInt16)), str(colReason)
-	p.CallID, p.CSeq, p.CSeqMethod = str(colCallID), uint32(num(colCSeq, 0, u32)), str(colCSeqMethod)
+	p.StatusCode, p.Reason = int(num(colStatusCode)), str(colReason)
+	p.CallID, p.CSeq, p.CSeqMethod = str(colCallID), uint32(num(colCSeq)), str(colCSeqMethod)
 	p.FromURI, p.FromTag, p.FromUser = str(colFromURI), str(colFromTag), str(colFromUser)
 	p.ToURI, p.ToTag, p.ToUser = str(colToURI), str(colToTag), str(colToUser)
 	p.RURIUser, p.PAIUser = str(colRURIUser), str(colPAIUser)

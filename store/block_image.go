@@ -92,21 +92,45 @@ func (r *imageReader) next() ([]byte, error) {
 // (HeapTupleHeaderData up to t_bits).
 const tupleHeader = 23
 
+// tupleNulls says which columns of a heap tuple are NULL (a missing
+// trailing column is).
+type tupleNulls struct {
+	natts   int
+	hasNull bool
+	bitmap  []byte
+}
+
+func (n *tupleNulls) null(i int) bool {
+	return i >= n.natts || n.hasNull && n.bitmap[i>>3]&(1<<(i&7)) == 0
+}
+
+// tupleHeaderOf reads a heap tuple's header: its NULLs, and where its first
+// column starts.
+func tupleHeaderOf(t []byte) (tupleNulls, int, error) {
+	n := tupleNulls{
+		natts:   int(binary.LittleEndian.Uint16(t[18:]) & 0x07ff), // HEAP_NATTS_MASK
+		hasNull: binary.LittleEndian.Uint16(t[20:])&0x0001 != 0,   // HEAP_HASNULL
+	}
+	off := int(t[22]) // t_hoff
+	if off < tupleHeader || off > len(t) || n.hasNull && off < tupleHeader+(n.natts+7)/8 {
+		return n, 0, errBadBlock
+	}
+	n.bitmap = t[tupleHeader:off]
+	return n, off, nil
+}
+
 // imageColumns splits one packet_v1 heap tuple into d.cols in the binary
 // output's form, which next reads: text, bytea and inet values alias the
 // tuple; integers and times, turned big-endian, and inet's header live in
 // d.fixed. Like columns, it reads missing trailing columns as NULL and
 // passes over columns added after this code was written.
 func (d *blockDecoder) imageColumns(t []byte) error {
-	natts := int(binary.LittleEndian.Uint16(t[18:]) & 0x07ff) // HEAP_NATTS_MASK
-	hasNull := binary.LittleEndian.Uint16(t[20:])&0x0001 != 0 // HEAP_HASNULL
-	off := int(t[22])                                         // t_hoff
-	if off < tupleHeader || off > len(t) || hasNull && off < tupleHeader+(natts+7)/8 {
-		return errBadBlock
+	nulls, off, err := tupleHeaderOf(t)
+	if err != nil {
+		return err
 	}
-	bitmap := t[tupleHeader:off]
 	for i := range numMetaColumns {
-		if i >= natts || hasNull && bitmap[i>>3]&(1<<(i&7)) == 0 {
+		if nulls.null(i) {
 			d.cols[i], d.null[i] = nil, true
 			continue
 		}
@@ -154,17 +178,14 @@ func (d *blockDecoder) imageColumns(t []byte) error {
 // their order): what imageColumns then appendCanonical give, without
 // splitting the tuple first. It returns the packet's id and capture time.
 func imageCanonical(t, b []byte) (out []byte, id, capturedAt int64, err error) {
-	natts := int(binary.LittleEndian.Uint16(t[18:]) & 0x07ff) // HEAP_NATTS_MASK
-	hasNull := binary.LittleEndian.Uint16(t[20:])&0x0001 != 0 // HEAP_HASNULL
-	off := int(t[22])                                         // t_hoff
-	if off < tupleHeader || off > len(t) || hasNull && off < tupleHeader+(natts+7)/8 {
-		return b, 0, 0, errBadBlock
+	nulls, off, err := tupleHeaderOf(t)
+	if err != nil {
+		return b, 0, 0, err
 	}
-	bitmap := t[tupleHeader:off]
 	b = append(b, canonicalVersion)
 	for i := range canonicalColumns {
 		c := &canonicalColumns[i]
-		null := i >= natts || hasNull && bitmap[i>>3]&(1<<(i&7)) == 0
+		null := nulls.null(i)
 		switch c.kind {
 		case canonTime, canonInt:
 			var n int64

@@ -152,6 +152,19 @@ func writeImageGolden(t *testing.T, ctx context.Context, golden []hepvault.Packe
 }
 
 // imageRecords splits imageGolden's bytes into formats and images.
+// goldenImages reads the committed golden images.
+func goldenImages(tb testing.TB) (formats []int16, images [][]byte) {
+	tb.Helper()
+	data, err := os.ReadFile(imageGolden)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if formats, images, err = imageRecords(data); err != nil {
+		tb.Fatal(err)
+	}
+	return formats, images
+}
+
 func imageRecords(data []byte) (formats []int16, images [][]byte, err error) {
 	for len(data) > 0 {
 		if len(data) < 6 {
@@ -172,14 +185,7 @@ func imageRecords(data []byte) (formats []int16, images [][]byte, err error) {
 // packets, without a database: PostgreSQL's in-memory layout is what this
 // reader follows, and a reader that drifts from it fails here.
 func TestBlockImageGolden(t *testing.T) {
-	data, err := os.ReadFile(imageGolden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	formats, images, err := imageRecords(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	formats, images := goldenImages(t)
 	var got []hepvault.Packet
 	for i := range images {
 		pkts, err := decodeImage(formats[i], images[i])
@@ -245,14 +251,7 @@ func FuzzBlockImage(f *testing.F) {
 // BenchmarkImageDigest: what sealing, verify and exports do in Go for each
 // packet read through its block's image. The golden images: real SIP.
 func BenchmarkImageDigest(b *testing.B) {
-	data, err := os.ReadFile(imageGolden)
-	if err != nil {
-		b.Fatal(err)
-	}
-	formats, images, err := imageRecords(data)
-	if err != nil {
-		b.Fatal(err)
-	}
+	formats, images := goldenImages(b)
 	oid := le32(images[0][8:])
 	// decode: the packets built; packets: built, then hashed (exports);
 	// columns: hashed from their columns (sealing, verify).

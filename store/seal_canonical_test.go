@@ -2,11 +2,9 @@ package store
 
 import (
 	"bytes"
-	"os"
 	"testing"
 
 	"github.com/hepvault/hepvault"
-	"github.com/hepvault/hepvault/internal/seed"
 )
 
 // checkCanonicalOfColumns reads a block both ways sealing and exports do:
@@ -49,26 +47,12 @@ func checkCanonicalOfColumns(tb testing.TB, reset func(*blockDecoder) error) {
 }
 
 func TestCanonicalOfColumns(t *testing.T) {
-	var pkts []hepvault.Packet
-	pkts = append(pkts, goldenPackets(t)...)
-	pkts = append(pkts, seed.New(seed.Config{Seed: 5}).Packets(500)...)
-	pkts = append(pkts, fullPacket(), hepvault.Packet{})
-	for _, s := range fuzzSeeds {
-		pkts = append(pkts, fuzzPackets(s)...)
-	}
 	n := 0
-	for _, b := range encodeBlocks(pkts) {
+	for _, b := range encodeBlocks(decoderPackets(t)) {
 		checkCanonicalOfColumns(t, func(d *blockDecoder) error { return d.reset(b.format, b.packets) })
 		n++
 	}
-	data, err := os.ReadFile(imageGolden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	formats, images, err := imageRecords(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	formats, images := goldenImages(t)
 	for i := range images {
 		checkCanonicalOfColumns(t, func(d *blockDecoder) error { return d.resetImage(formats[i], images[i], le32(images[i][8:])) })
 	}

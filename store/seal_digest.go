@@ -183,8 +183,8 @@ func DecodeCanonical(b []byte) (hepvault.Packet, error) {
 
 // canonicalColumns says how each column of packet_v1, in order, goes into
 // the canonical encoding: a time, an integer within [lo, hi] written in
-// size bytes, an address, or a string. packet reads the same ranges, so
-// that both writers take and refuse the same packets.
+// size bytes, an address, or a string. packet reads its integers in these
+// ranges too, so that every writer takes and refuses the same packets.
 var canonicalColumns = func() (c [numMetaColumns]canonicalColumn) {
 	for i, m := range metaColumns {
 		switch m.oid {
